@@ -1,0 +1,212 @@
+//! Settings: the command line and the `WHATS91_OPS_*` variables, parsed
+//! once in `main` into typed values. Nothing else in the crate reads the
+//! environment.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use axum::http::Uri;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use crate::cli::{destination::DestinationCommand, export::ExportArgs};
+
+/// The command line of `whats91-ops`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "whats91-ops",
+    version,
+    about = "Operations desk for Whats91 Webhooks v2",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Options of `serve`, which runs when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Options every subcommand accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// SQLite database file, created with its folder on first use.
+    #[arg(
+        long,
+        global = true,
+        env = "WHATS91_OPS_DATABASE",
+        default_value = "data/whats91-ops.db"
+    )]
+    pub database: PathBuf,
+
+    /// Log line format.
+    #[arg(
+        long,
+        global = true,
+        env = "WHATS91_OPS_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+
+    /// Log filter, in `tracing` env-filter syntax (for example
+    /// `info,whats91_ops=debug`).
+    #[arg(long, global = true, env = "WHATS91_OPS_LOG", default_value = "info")]
+    pub log: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the receiver and the dashboard (the default).
+    Serve(ServeArgs),
+    /// Register and manage webhook destinations.
+    #[command(subcommand)]
+    Destination(DestinationCommand),
+    /// Write the event log to stdout as NDJSON, raw bodies included.
+    Export(ExportArgs),
+}
+
+/// Options of the server.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "WHATS91_OPS_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Public base URL, used for receiver URLs and secure cookies
+    /// [default: http:// + the listen address].
+    #[arg(long, env = "WHATS91_OPS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Folder holding the compiled site (`pkg/` and public files).
+    #[arg(long, env = "WHATS91_OPS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Largest webhook body accepted, in bytes.
+    #[arg(long, env = "WHATS91_OPS_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+
+    /// Rejected delivery attempts kept in the security log.
+    #[arg(long, env = "WHATS91_OPS_REJECTED_LOG_LIMIT", default_value_t = 10_000)]
+    pub rejected_log_limit: i64,
+
+    /// Seconds given to in-flight requests to finish after SIGINT/SIGTERM.
+    #[arg(long, env = "WHATS91_OPS_SHUTDOWN_GRACE", default_value_t = 10)]
+    pub shutdown_grace: u64,
+}
+
+/// What the server runs with, resolved from [`ServeArgs`] and
+/// [`GlobalArgs`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    pub database: PathBuf,
+    pub public_url: PublicUrl,
+    pub site_root: PathBuf,
+    pub body_limit: usize,
+    pub rejected_log_limit: i64,
+    pub shutdown_grace: Duration,
+}
+
+impl Settings {
+    pub fn resolve(serve: &ServeArgs, global: &GlobalArgs) -> Result<Self, SettingsError> {
+        let public_url = match &serve.public_url {
+            Some(raw) => PublicUrl::parse(raw)?,
+            None => PublicUrl::parse(&format!("http://{}", serve.addr))?,
+        };
+        Ok(Self {
+            addr: serve.addr,
+            database: global.database.clone(),
+            public_url,
+            site_root: serve.site_root.clone(),
+            body_limit: serve.body_limit,
+            rejected_log_limit: serve.rejected_log_limit,
+            shutdown_grace: Duration::from_secs(serve.shutdown_grace),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("public URL {0:?} is not an absolute http:// or https:// URL")]
+    PublicUrl(String),
+}
+
+/// The base URL people and Whats91 use to reach this server, without a
+/// trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    pub fn parse(raw: &str) -> Result<Self, SettingsError> {
+        let invalid = || SettingsError::PublicUrl(raw.to_owned());
+        let uri: Uri = raw.parse().map_err(|_| invalid())?;
+        let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+        if !scheme_ok || uri.authority().is_none() || uri.query().is_some() {
+            return Err(invalid());
+        }
+        Ok(Self(raw.trim_end_matches('/').to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether cookies must carry `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+
+    /// Absolute URL of a path on this server (`path` starts with `/`).
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+}
+
+impl std::fmt::Display for PublicUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_accepts_http_and_https_and_drops_the_trailing_slash() {
+        let url = PublicUrl::parse("https://ops.example.com/").unwrap();
+        assert_eq!(url.as_str(), "https://ops.example.com");
+        assert!(url.is_https());
+        assert_eq!(
+            url.join("/webhooks/whats91"),
+            "https://ops.example.com/webhooks/whats91"
+        );
+        assert!(!PublicUrl::parse("http://127.0.0.1:3000")
+            .unwrap()
+            .is_https());
+    }
+
+    #[test]
+    fn public_url_refuses_other_schemes_and_relative_paths() {
+        for raw in [
+            "ftp://example.com",
+            "example.com",
+            "/relative",
+            "",
+            "https://",
+        ] {
+            assert!(PublicUrl::parse(raw).is_err(), "{raw:?} should be refused");
+        }
+    }
+}

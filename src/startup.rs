@@ -1,0 +1,187 @@
+//! Wiring: runs the chosen subcommand, builds the application state and the
+//! router, and serves it until SIGINT/SIGTERM.
+
+use std::{future::IntoFuture, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use axum::{
+    extract::{FromRef, State},
+    http::{header, StatusCode},
+    response::IntoResponse,
+    routing::get,
+    Router,
+};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::{net::TcpListener, sync::broadcast};
+use tower_http::trace::TraceLayer;
+
+use crate::{
+    config::Settings,
+    metrics::Metrics,
+    store::{
+        events::EventNotice,
+        writer::{EventWriter, WriterConfig},
+        Database,
+    },
+    ui::{shell, App, PRODUCT_NAME},
+    webhook,
+};
+
+/// Notices kept for subscribers that fall behind; a subscriber that lags
+/// further catches up from the log.
+const NOTICE_BUFFER: usize = 4096;
+
+/// What every handler and server function can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub settings: Arc<Settings>,
+    pub db: Database,
+    /// The only writer of the event log.
+    pub writer: EventWriter,
+    /// New events, published after their commit.
+    pub notices: broadcast::Sender<EventNotice>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    /// Opens the database and prepares everything the router needs.
+    pub async fn new(settings: Settings) -> anyhow::Result<Self> {
+        let db = Database::open(&settings.database).await?;
+        let metrics = Arc::new(Metrics::default());
+        let (notices, _) = broadcast::channel(NOTICE_BUFFER);
+        let config = WriterConfig {
+            rejected_log_limit: settings.rejected_log_limit,
+        };
+        let (writer, _task) =
+            EventWriter::start(&settings.database, config, notices.clone(), metrics.clone())
+                .await?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name(PRODUCT_NAME)
+            .site_root(settings.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(settings.addr)
+            .env(leptos_env())
+            .build();
+        Ok(Self {
+            leptos_options,
+            settings: Arc::new(settings),
+            db,
+            writer,
+            notices,
+            metrics,
+        })
+    }
+}
+
+/// Release builds serve as production; debug builds as development.
+fn leptos_env() -> leptos::config::Env {
+    if cfg!(debug_assertions) {
+        leptos::config::Env::DEV
+    } else {
+        leptos::config::Env::PROD
+    }
+}
+
+/// The whole HTTP surface of the server.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(webhook::receiver::router())
+        .leptos_routes(&state, routes, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The process is up.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The process can do its work: the database answers.
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.db.is_ready().await {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+    }
+}
+
+/// Counters in the Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        state.metrics.render(),
+    )
+}
+
+/// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let addr = settings.addr;
+    let public_url = settings.public_url.clone();
+    let grace = settings.shutdown_grace;
+    let state = AppState::new(settings).await?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(%addr, url = %public_url, "listening");
+    println!("whats91-ops is ready: open {public_url}");
+
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let mut stopped = stopped;
+        let _ = stopped.wait_for(|stop| *stop).await;
+    });
+    let mut server = tokio::spawn(server.into_future());
+    tokio::select! {
+        joined = &mut server => return joined.context("server task failed")?.map_err(Into::into),
+        () = shutdown_signal() => {}
+    }
+    // The server stops accepting now; what is in flight gets a bounded time
+    // to finish so that a stuck client cannot hold the exit.
+    let _ = stop.send(true);
+    match tokio::time::timeout(grace, server).await {
+        Ok(joined) => joined.context("server task failed")??,
+        Err(_) => tracing::warn!(?grace, "in-flight requests did not finish in time"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => tracing::info!("interrupt received, shutting down"),
+        () = terminate => tracing::info!("terminate received, shutting down"),
+    }
+}

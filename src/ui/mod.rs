@@ -1,0 +1,79 @@
+//! The dashboard: the HTML shell, the app with its routes, and one file per
+//! page under `pages/`. Rendered on the server, hydrated in the browser.
+
+mod components;
+mod layout;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use layout::Layout;
+use pages::{
+    audit::AuditPage, conversations::ConversationsPage, deliveries::DeliveriesPage,
+    destinations::DestinationsPage, events::EventsPage, not_found::NotFoundPage,
+    overview::OverviewPage, templates::TemplatesPage,
+};
+
+/// The product's name as staff see it.
+pub const PRODUCT_NAME: &str = "whats91-ops";
+
+/// The document around the app, rendered once per page load on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+
+    view! {
+        <Stylesheet id="leptos" href=format!("/pkg/{PRODUCT_NAME}.css") />
+        <Title formatter=|page: String| format!("{page} · {PRODUCT_NAME}") />
+        <Router>
+            <Layout>
+                <Routes fallback=NotFoundPage>
+                    <Route path=path!("/") view=OverviewPage />
+                    <Route path=path!("/events") view=EventsPage />
+                    <Route path=path!("/conversations") view=ConversationsPage />
+                    <Route path=path!("/deliveries") view=DeliveriesPage />
+                    <Route path=path!("/templates") view=TemplatesPage />
+                    <Route path=path!("/destinations") view=DestinationsPage />
+                    <Route path=path!("/audit") view=AuditPage />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}
+
+/// Sets `data-hydrated` on `<html>` once the browser bundle has taken over,
+/// so browser tests can wait for interactivity instead of sleeping.
+/// Effects never run on the server, so the attribute is absent from the
+/// server-rendered HTML.
+fn mark_hydrated() {
+    Effect::new(|| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
+}

@@ -1,0 +1,6 @@
+//! Black-box tests of the server: the real router on a loopback socket and
+//! a fresh SQLite file per test.
+
+mod health;
+mod helpers;
+mod settings;
