@@ -26,13 +26,14 @@ SITE         := target/site
 TEST_SITE    := target/site-debug
 CARGO_WASM   := cargo build --lib --target $(WASM) --no-default-features --features hydrate --target-dir $(WASM_DIR)
 
-.PHONY: help run build demo test lint unit e2e fmt clean \
+.PHONY: help run build bench test lint unit e2e fmt clean \
         rust-tools node-tools chromium server-release server-debug FORCE
 
 help:
 	@echo "make run    build in release mode and start the server"
 	@echo "make test   formatting, clippy, cargo tests and browser tests"
 	@echo "make build  release binary and site assets only"
+	@echo "make bench  receiver throughput against a bare handler"
 
 ## The two commands ---------------------------------------------------------
 
@@ -118,6 +119,10 @@ e2e: server-debug $(TEST_SITE)/pkg/$(NAME).wasm site-assets-debug node-tools chr
 	export E2E_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	export E2E_DATABASE=$$tmp/e2e.db; \
 	cd end2end && playwright test
+
+# Receiver throughput against a bare axum handler, as a ratio (docs/BENCHMARKS.md).
+bench:
+	cargo bench --bench receiver -- --connections 64 --seconds 10
 
 fmt:
 	cargo fmt --all

@@ -43,7 +43,7 @@ CREATE TABLE events (
     UNIQUE (destination_id, body_sha256)
 );
 
-CREATE INDEX events_by_destination ON events (destination_id, seq);
+CREATE INDEX events_by_destination ON events (destination_id, received_at);
 CREATE INDEX events_by_key ON events (event_key, seq);
 
 CREATE TRIGGER events_are_append_only_update BEFORE UPDATE ON events

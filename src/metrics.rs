@@ -25,6 +25,7 @@ pub struct Metrics {
     batch_buckets: [AtomicU64; BATCH_BUCKETS.len()],
     batch_count: AtomicU64,
     batch_sum: AtomicU64,
+    commit_micros: AtomicU64,
 }
 
 impl Metrics {
@@ -49,7 +50,27 @@ impl Metrics {
         self.commit_failures.fetch_add(1, Relaxed);
     }
 
-    pub fn observe_commit_batch(&self, size: usize) {
+    /// One commit of the event writer: its size and how long it took.
+    pub fn observe_commit(&self, size: usize, took: std::time::Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.commit_micros.fetch_add(micros, Relaxed);
+        self.observe_commit_batch(size);
+    }
+
+    /// Commits so far, their mean size and mean duration.
+    pub fn commit_summary(&self) -> (u64, f64, std::time::Duration) {
+        let count = self.batch_count.load(Relaxed);
+        let per = |total: u64| total as f64 / count.max(1) as f64;
+        let mean_size = per(self.batch_sum.load(Relaxed));
+        let mean_micros = per(self.commit_micros.load(Relaxed));
+        (
+            count,
+            mean_size,
+            std::time::Duration::from_secs_f64(mean_micros / 1e6),
+        )
+    }
+
+    fn observe_commit_batch(&self, size: usize) {
         let size = size as u64;
         for (bound, bucket) in BATCH_BUCKETS.iter().zip(&self.batch_buckets) {
             if size <= *bound {
@@ -112,6 +133,12 @@ impl Metrics {
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
         let _ = writeln!(out, "{name}_sum {}", self.batch_sum.load(Relaxed));
         let _ = writeln!(out, "{name}_count {count}");
+
+        let name = "whats91_commit_seconds_total";
+        let _ = writeln!(out, "# HELP {name} Time spent committing the event log.");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        let seconds = self.commit_micros.load(Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name} {seconds}");
         out
     }
 }
@@ -123,9 +150,10 @@ mod tests {
     #[test]
     fn batch_sizes_fall_into_cumulative_buckets() {
         let metrics = Metrics::default();
-        metrics.observe_commit_batch(1);
-        metrics.observe_commit_batch(3);
-        metrics.observe_commit_batch(600);
+        let took = std::time::Duration::from_millis(2);
+        metrics.observe_commit(1, took);
+        metrics.observe_commit(3, took);
+        metrics.observe_commit(600, took);
         let text = metrics.render();
         assert!(
             text.contains("whats91_commit_batch_size_bucket{le=\"1\"} 1\n"),

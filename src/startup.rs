@@ -1,7 +1,7 @@
 //! Wiring: runs the chosen subcommand, builds the application state and the
 //! router, and serves it until SIGINT/SIGTERM.
 
-use std::{future::IntoFuture, net::SocketAddr, sync::Arc};
+use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::{
@@ -20,6 +20,7 @@ use crate::{
     config::Settings,
     metrics::Metrics,
     store::{
+        destinations::DestinationCache,
         events::EventNotice,
         writer::{EventWriter, WriterConfig},
         Database,
@@ -32,6 +33,10 @@ use crate::{
 /// further catches up from the log.
 const NOTICE_BUFFER: usize = 4096;
 
+/// How long the receiver trusts its in-memory copy of a destination; a
+/// change made from the command line shows within this time.
+const DESTINATION_TTL: Duration = Duration::from_secs(1);
+
 /// What every handler and server function can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -43,6 +48,8 @@ pub struct AppState {
     /// New events, published after their commit.
     pub notices: broadcast::Sender<EventNotice>,
     pub metrics: Arc<Metrics>,
+    /// Destinations as the receiver reads them.
+    pub destinations: Arc<DestinationCache>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -56,6 +63,7 @@ impl AppState {
     pub async fn new(settings: Settings) -> anyhow::Result<Self> {
         let db = Database::open(&settings.database).await?;
         let metrics = Arc::new(Metrics::default());
+        let destinations = Arc::new(DestinationCache::new(db.pool.clone(), DESTINATION_TTL));
         let (notices, _) = broadcast::channel(NOTICE_BUFFER);
         let config = WriterConfig {
             rejected_log_limit: settings.rejected_log_limit,
@@ -77,7 +85,16 @@ impl AppState {
             writer,
             notices,
             metrics,
+            destinations,
         })
+    }
+}
+
+impl AppState {
+    /// The state, from inside a server function or a page rendered on the
+    /// server. An error rather than a panic when it is missing.
+    pub fn from_context() -> Result<Self, ServerFnError> {
+        use_context::<Self>().ok_or_else(|| ServerFnError::new("application state is missing"))
     }
 }
 

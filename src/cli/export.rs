@@ -34,7 +34,7 @@ pub async fn run(args: ExportArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     loop {
         let page = events::list_after(&db.pool, after, PAGE).await?;
         let Some(last) = page.last() else { break };
-        after = last.seq;
+        after = last.summary.seq;
         for event in &page {
             serde_json::to_writer(&mut out, &export_line(event))?;
             out.write_all(b"\n")?;
@@ -45,7 +45,8 @@ pub async fn run(args: ExportArgs, global: &GlobalArgs) -> anyhow::Result<()> {
 }
 
 /// One exported event.
-pub fn export_line(event: &StoredEvent) -> Value {
+pub fn export_line(stored: &StoredEvent) -> Value {
+    let event = &stored.summary;
     let mut line = json!({
         "seq": event.seq,
         "receivedAt": format_millis(event.received_at),
@@ -58,10 +59,10 @@ pub fn export_line(event: &StoredEvent) -> Value {
         "signatureChecked": event.signature_checked,
         "tokenChecked": event.token_checked,
     });
-    match std::str::from_utf8(&event.body) {
+    match std::str::from_utf8(&stored.body) {
         Ok(text) => line["body"] = Value::from(text),
         Err(_) => {
-            let encoded = base64::engine::general_purpose::STANDARD.encode(&event.body);
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&stored.body);
             line["bodyBase64"] = Value::from(encoded);
         }
     }

@@ -1,6 +1,12 @@
 //! Destinations: the receiver URLs Whats91 delivers to, each with the
 //! credentials a delivery must carry.
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+
 use serde::Serialize;
 use sqlx::SqlitePool;
 
@@ -258,6 +264,95 @@ pub async fn set_status(
     .await?;
     row.map(Destination::from)
         .ok_or_else(|| DestinationError::NotFound(slug.to_owned()))
+}
+
+/// Destinations as the receiver reads them, kept in memory for a moment so
+/// that a burst of deliveries costs no query each. A change made by this
+/// process is seen at once (`invalidate`); one made by another process (the
+/// command line) within `ttl`.
+#[derive(Debug)]
+pub struct DestinationCache {
+    pool: SqlitePool,
+    ttl: Duration,
+    entries: RwLock<HashMap<String, Cached>>,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    fetched_at: Instant,
+    /// `None` remembers an unknown slug, so floods of them stay cheap.
+    destination: Option<Arc<Destination>>,
+}
+
+/// Entries kept at most; random unknown slugs cannot grow memory past it.
+const CACHE_CAPACITY: usize = 10_000;
+
+impl DestinationCache {
+    pub fn new(pool: SqlitePool, ttl: Duration) -> Self {
+        Self {
+            pool,
+            ttl,
+            entries: RwLock::default(),
+        }
+    }
+
+    pub async fn get(&self, slug: &str) -> sqlx::Result<Option<Arc<Destination>>> {
+        let cached = self.read().get(slug).cloned();
+        if let Some(cached) = cached.filter(|c| c.fetched_at.elapsed() < self.ttl) {
+            return Ok(cached.destination);
+        }
+        let destination = find_by_slug(&self.pool, slug).await?.map(Arc::new);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= CACHE_CAPACITY {
+            entries.clear();
+        }
+        let fetched_at = Instant::now();
+        let cached = Cached {
+            fetched_at,
+            destination: destination.clone(),
+        };
+        entries.insert(slug.to_owned(), cached);
+        Ok(destination)
+    }
+
+    /// Forgets `slug`, after this process changed it.
+    pub fn invalidate(&self, slug: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(slug);
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Cached>> {
+        self.entries.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Recent traffic of one destination.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct Activity {
+    pub destination_id: i64,
+    pub last_delivery_at: Option<i64>,
+    pub deliveries: i64,
+    pub rejected: i64,
+}
+
+/// Per destination: the last delivery ever, and deliveries and rejected
+/// attempts since `since` (unix milliseconds).
+pub async fn activity(pool: &SqlitePool, since: i64) -> sqlx::Result<Vec<Activity>> {
+    sqlx::query_as(
+        "SELECT d.id AS destination_id,
+            (SELECT MAX(received_at) FROM events e WHERE e.destination_id = d.id)
+                AS last_delivery_at,
+            (SELECT COUNT(*) FROM events e
+                WHERE e.destination_id = d.id AND e.received_at >= ?1) AS deliveries,
+            (SELECT COUNT(*) FROM rejected_attempts r
+                WHERE r.destination_id = d.id AND r.at >= ?1) AS rejected
+         FROM destinations d",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
 }
 
 #[cfg(test)]

@@ -87,14 +87,13 @@ pub struct RejectedAttempt {
     pub remote_addr: Option<String>,
 }
 
-/// A stored event as read back from the log.
+/// A stored event without its body, as lists show it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct StoredEvent {
+pub struct EventSummary {
     pub seq: i64,
     pub destination_id: i64,
     pub destination_slug: String,
     pub received_at: i64,
-    pub body: Vec<u8>,
     pub event_key: Option<String>,
     pub webhook_uid: Option<String>,
     pub sender_id: Option<String>,
@@ -107,7 +106,7 @@ pub struct StoredEvent {
     pub delivery_count: i64,
 }
 
-impl StoredEvent {
+impl EventSummary {
     pub fn flags(&self) -> Flags {
         Flags {
             malformed: self.malformed,
@@ -118,11 +117,21 @@ impl StoredEvent {
     }
 }
 
-const SELECT_STORED: &str = "
-    SELECT e.seq, e.destination_id, d.slug AS destination_slug, e.received_at, e.body,
+/// A stored event with its exact raw body.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredEvent {
+    #[sqlx(flatten)]
+    pub summary: EventSummary,
+    pub body: Vec<u8>,
+}
+
+const SELECT_SUMMARY: &str = "
+    SELECT e.seq, e.destination_id, d.slug AS destination_slug, e.received_at,
            e.event_key, e.webhook_uid, e.sender_id, e.malformed, e.not_subscribed,
            e.uid_mismatch, e.while_inactive, e.signature_checked, e.token_checked,
-           1 + COALESCE(r.count, 0) AS delivery_count
+           1 + COALESCE(r.count, 0) AS delivery_count";
+
+const FROM_EVENTS: &str = "
     FROM events e
     JOIN destinations d ON d.id = e.destination_id
     LEFT JOIN event_redeliveries r ON r.seq = e.seq";
@@ -133,21 +142,23 @@ pub async fn list_after(
     after: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<StoredEvent>> {
-    sqlx::query_as(&format!(
-        "{SELECT_STORED} WHERE e.seq > ? ORDER BY e.seq LIMIT ?"
-    ))
-    .bind(after)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-}
-
-/// The newest events, newest first.
-pub async fn latest(pool: &SqlitePool, limit: i64) -> sqlx::Result<Vec<StoredEvent>> {
-    sqlx::query_as(&format!("{SELECT_STORED} ORDER BY e.seq DESC LIMIT ?"))
+    let sql =
+        format!("{SELECT_SUMMARY}, e.body {FROM_EVENTS} WHERE e.seq > ? ORDER BY e.seq LIMIT ?");
+    sqlx::query_as(&sql)
+        .bind(after)
         .bind(limit)
         .fetch_all(pool)
         .await
+}
+
+/// The newest events, newest first.
+pub async fn latest(pool: &SqlitePool, limit: i64) -> sqlx::Result<Vec<EventSummary>> {
+    sqlx::query_as(&format!(
+        "{SELECT_SUMMARY} {FROM_EVENTS} ORDER BY e.seq DESC LIMIT ?"
+    ))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }
 
 pub async fn count(pool: &SqlitePool) -> sqlx::Result<i64> {

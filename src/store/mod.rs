@@ -63,6 +63,8 @@ pub fn connect_options(path: &Path) -> SqliteConnectOptions {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT)
+        // Once checkpointed, a WAL that grew during a burst is cut back.
+        .pragma("journal_size_limit", (64 * 1024 * 1024).to_string())
 }
 
 /// Readers scale with the cores; SQLite serialises writers anyway.

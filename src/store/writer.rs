@@ -6,7 +6,7 @@
 //! only then answers each handler. A handler therefore acknowledges a
 //! delivery only once it is on disk, and concurrency costs no extra fsyncs.
 
-use std::{path::Path, sync::Arc};
+use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sqlx::{Connection, SqliteConnection};
@@ -18,8 +18,9 @@ use super::{
 };
 use crate::metrics::Metrics;
 
-/// Most jobs committed in one transaction.
-const MAX_BATCH: usize = 512;
+/// Most jobs committed at once: 256 rows of 15 parameters stay far below
+/// SQLite's limit on bound parameters in one statement.
+const MAX_BATCH: usize = 256;
 /// Jobs waiting beyond this make handlers wait (back-pressure).
 const QUEUE_DEPTH: usize = 4096;
 
@@ -70,15 +71,24 @@ impl EventWriter {
         notices: broadcast::Sender<EventNotice>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<(Self, tokio::task::JoinHandle<()>)> {
-        let conn = SqliteConnection::connect_with(&connect_options(database))
+        // The writer never checkpoints itself: copying the WAL into the
+        // database file is left to its own task, off the commit path.
+        let writer_options = connect_options(database).pragma("wal_autocheckpoint", "0");
+        let conn = SqliteConnection::connect_with(&writer_options)
             .await
             .context("cannot open the event writer's connection")?;
+        let checkpointer = SqliteConnection::connect_with(&connect_options(database))
+            .await
+            .context("cannot open the checkpoint connection")?;
+        let (wake_checkpointer, checkpoint_requests) = mpsc::channel(1);
+        tokio::spawn(checkpoint_loop(checkpointer, checkpoint_requests));
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
         let task = Writer {
             conn,
             config,
             notices,
             metrics,
+            wake_checkpointer,
         };
         let handle = tokio::spawn(task.run(queue));
         Ok((Self { jobs }, handle))
@@ -109,6 +119,9 @@ struct Writer {
     config: WriterConfig,
     notices: broadcast::Sender<EventNotice>,
     metrics: Arc<Metrics>,
+    /// Told after every commit; a full channel means a checkpoint is
+    /// already due.
+    wake_checkpointer: mpsc::Sender<()>,
 }
 
 impl Writer {
@@ -121,9 +134,12 @@ impl Writer {
     }
 
     async fn commit_batch(&mut self, batch: &mut Vec<Job>) {
-        self.metrics.observe_commit_batch(batch.len());
-        match commit(&mut self.conn, batch, self.config.rejected_log_limit).await {
+        let started = std::time::Instant::now();
+        let committed = commit(&mut self.conn, batch, self.config.rejected_log_limit).await;
+        self.metrics.observe_commit(batch.len(), started.elapsed());
+        match committed {
             Ok(results) => {
+                let _ = self.wake_checkpointer.try_send(());
                 for (job, appended) in batch.drain(..).zip(results) {
                     if let (Job::Append(event, reply), Some(appended)) = (job, appended) {
                         self.publish(&event, appended);
@@ -157,73 +173,172 @@ impl Writer {
     }
 }
 
-/// Writes a whole batch in one transaction. The result has one entry per
-/// job: `Some` for appends, `None` for rejected attempts.
+/// How long the checkpointer lets commits accumulate before copying them.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Copies committed WAL frames into the database file, in the background,
+/// after commits. PASSIVE never blocks the writer or readers; frames it
+/// cannot copy yet are taken on a later round. Ends with the writer.
+async fn checkpoint_loop(mut conn: SqliteConnection, mut requests: mpsc::Receiver<()>) {
+    while requests.recv().await.is_some() {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut conn)
+            .await
+        {
+            tracing::warn!(%error, "WAL checkpoint failed; retrying after the next commit");
+        }
+    }
+}
+
+/// Writes a batch. Its appends form one multi-row INSERT, and a statement
+/// outside an explicit transaction is a transaction of its own: atomic and,
+/// with `synchronous=FULL`, durable when it returns. So the common batch
+/// costs one round trip to SQLite and one fsync. The result has one entry
+/// per job: `Some` for appends, `None` for rejected attempts.
 async fn commit(
     conn: &mut SqliteConnection,
     batch: &[Job],
     rejected_log_limit: i64,
 ) -> sqlx::Result<Vec<Option<Appended>>> {
-    let mut tx = conn.begin().await?;
-    let mut results = Vec::with_capacity(batch.len());
-    let mut rejected_any = false;
-    for job in batch {
-        match job {
-            Job::Append(event, _) => results.push(Some(append_one(&mut tx, event).await?)),
-            Job::Reject(attempt) => {
-                insert_rejection(&mut tx, attempt).await?;
-                rejected_any = true;
-                results.push(None);
+    let events: Vec<&NewEvent> = batch
+        .iter()
+        .filter_map(|job| match job {
+            Job::Append(event, _) => Some(&**event),
+            Job::Reject(_) => None,
+        })
+        .collect();
+    let attempts: Vec<&RejectedAttempt> = batch
+        .iter()
+        .filter_map(|job| match job {
+            Job::Reject(attempt) => Some(attempt),
+            Job::Append(..) => None,
+        })
+        .collect();
+    let mut appended = append_all(conn, &events).await?.into_iter();
+    // The security log must never cost an acknowledged delivery its answer.
+    if let Err(error) = record_rejections(conn, &attempts, rejected_log_limit).await {
+        tracing::warn!(%error, "rejected attempts not recorded");
+    }
+    Ok(batch
+        .iter()
+        .map(|job| match job {
+            Job::Append(..) => appended.next(),
+            Job::Reject(_) => None,
+        })
+        .collect())
+}
+
+const EVENT_COLUMNS: &str = "destination_id, received_at, body, body_sha256, event_key,
+    webhook_uid, sender_id, malformed, not_subscribed, uid_mismatch, while_inactive,
+    signature_checked, token_checked, content_type, remote_addr";
+
+/// Appends events with one multi-row INSERT (at most `MAX_BATCH` rows of 15
+/// parameters, far below SQLite's limit on bound parameters). A body
+/// already stored for its destination, or repeated within the batch,
+/// becomes a redelivery of the first one.
+async fn append_all(
+    conn: &mut SqliteConnection,
+    events: &[&NewEvent],
+) -> sqlx::Result<Vec<Appended>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; events.len()];
+    let sql = format!(
+        "INSERT INTO events ({EVENT_COLUMNS}) VALUES {}
+         ON CONFLICT (destination_id, body_sha256) DO NOTHING",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for event in events {
+        query = query
+            .bind(event.destination_id)
+            .bind(event.received_at)
+            .bind(&event.body[..])
+            .bind(&event.body_sha256[..])
+            .bind(&event.event_key)
+            .bind(&event.webhook_uid)
+            .bind(&event.sender_id)
+            .bind(event.flags.malformed)
+            .bind(event.flags.not_subscribed)
+            .bind(event.flags.uid_mismatch)
+            .bind(event.flags.while_inactive)
+            .bind(event.signature_checked)
+            .bind(event.token_checked)
+            .bind(&event.content_type)
+            .bind(&event.remote_addr);
+    }
+    let result = query.execute(&mut *conn).await?;
+    let (inserted_count, last_seq) = (result.rows_affected() as i64, result.last_insert_rowid());
+    if inserted_count == events.len() as i64 {
+        // The common case, and no extra query: one statement, one writer,
+        // so the new rows got consecutive sequence numbers in VALUES order.
+        let first_seq = last_seq - inserted_count + 1;
+        return Ok((first_seq..=last_seq)
+            .map(|seq| Appended {
+                seq,
+                duplicate: false,
+            })
+            .collect());
+    }
+    let mut inserted = inserted_rows(conn, inserted_count, last_seq).await?;
+    let mut appended = Vec::with_capacity(events.len());
+    let mut redelivered = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        // `remove`: the first job with a key gets the new row; any later one
+        // in the same batch is a redelivery of it.
+        match inserted.remove(&(event.destination_id, event.body_sha256.to_vec())) {
+            Some(seq) => appended.push(Appended {
+                seq,
+                duplicate: false,
+            }),
+            None => {
+                redelivered.push(i);
+                appended.push(Appended {
+                    seq: 0,
+                    duplicate: true,
+                });
             }
         }
     }
-    if rejected_any {
-        sqlx::query(
-            "DELETE FROM rejected_attempts
-             WHERE id <= (SELECT MAX(id) FROM rejected_attempts) - ?",
-        )
-        .bind(rejected_log_limit)
-        .execute(&mut *tx)
-        .await?;
+    if !redelivered.is_empty() {
+        let mut tx = conn.begin().await?;
+        for i in redelivered {
+            appended[i].seq = redeliver(&mut tx, events[i]).await?;
+        }
+        tx.commit().await?;
     }
-    tx.commit().await?;
-    Ok(results)
+    Ok(appended)
 }
 
-async fn append_one(conn: &mut SqliteConnection, event: &NewEvent) -> sqlx::Result<Appended> {
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO events (destination_id, received_at, body, body_sha256, event_key,
-             webhook_uid, sender_id, malformed, not_subscribed, uid_mismatch,
-             while_inactive, signature_checked, token_checked, content_type, remote_addr)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (destination_id, body_sha256) DO NOTHING
-         RETURNING seq",
-    )
-    .bind(event.destination_id)
-    .bind(event.received_at)
-    .bind(&event.body[..])
-    .bind(&event.body_sha256[..])
-    .bind(&event.event_key)
-    .bind(&event.webhook_uid)
-    .bind(&event.sender_id)
-    .bind(event.flags.malformed)
-    .bind(event.flags.not_subscribed)
-    .bind(event.flags.uid_mismatch)
-    .bind(event.flags.while_inactive)
-    .bind(event.signature_checked)
-    .bind(event.token_checked)
-    .bind(&event.content_type)
-    .bind(&event.remote_addr)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(seq) = inserted {
-        return Ok(Appended {
-            seq,
-            duplicate: false,
-        });
+/// The rows the last INSERT added, by destination and body digest: the
+/// `count` highest sequence numbers up to `last_seq`.
+async fn inserted_rows(
+    conn: &mut SqliteConnection,
+    count: i64,
+    last_seq: i64,
+) -> sqlx::Result<HashMap<(i64, Vec<u8>), i64>> {
+    if count == 0 {
+        return Ok(HashMap::new());
     }
-    // The same body was stored before: count the redelivery beside it.
-    let seq: i64 = sqlx::query_scalar(
+    let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT seq, destination_id, body_sha256 FROM events WHERE seq > ? AND seq <= ?",
+    )
+    .bind(last_seq - count)
+    .bind(last_seq)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, destination_id, digest)| ((destination_id, digest), seq))
+        .collect())
+}
+
+/// Counts a redelivery beside the stored event with the same body and
+/// returns that event's sequence number.
+async fn redeliver(conn: &mut SqliteConnection, event: &NewEvent) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
         "INSERT INTO event_redeliveries (seq, count, last_received_at)
          SELECT seq, 1, ? FROM events WHERE destination_id = ? AND body_sha256 = ?
          ON CONFLICT (seq) DO UPDATE
@@ -234,27 +349,37 @@ async fn append_one(conn: &mut SqliteConnection, event: &NewEvent) -> sqlx::Resu
     .bind(event.destination_id)
     .bind(&event.body_sha256[..])
     .fetch_one(&mut *conn)
-    .await?;
-    Ok(Appended {
-        seq,
-        duplicate: true,
-    })
+    .await
 }
 
-async fn insert_rejection(
+/// Logs rejected attempts and prunes the log to its bound.
+async fn record_rejections(
     conn: &mut SqliteConnection,
-    attempt: &RejectedAttempt,
+    attempts: &[&RejectedAttempt],
+    limit: i64,
 ) -> sqlx::Result<()> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let mut tx = conn.begin().await?;
+    for attempt in attempts {
+        sqlx::query(
+            "INSERT INTO rejected_attempts (at, slug, destination_id, reason, remote_addr)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(attempt.at)
+        .bind(&attempt.slug)
+        .bind(attempt.destination_id)
+        .bind(attempt.reason)
+        .bind(&attempt.remote_addr)
+        .execute(&mut *tx)
+        .await?;
+    }
     sqlx::query(
-        "INSERT INTO rejected_attempts (at, slug, destination_id, reason, remote_addr)
-         VALUES (?, ?, ?, ?, ?)",
+        "DELETE FROM rejected_attempts WHERE id <= (SELECT MAX(id) FROM rejected_attempts) - ?",
     )
-    .bind(attempt.at)
-    .bind(&attempt.slug)
-    .bind(attempt.destination_id)
-    .bind(attempt.reason)
-    .bind(&attempt.remote_addr)
-    .execute(&mut *conn)
+    .bind(limit)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    tx.commit().await
 }

@@ -26,3 +26,35 @@ pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
         </section>
     }
 }
+
+/// A short label with a colour that carries meaning: `ok`, `warn`,
+/// `danger` or `neutral`.
+#[component]
+pub fn Badge(tone: &'static str, #[prop(into)] label: String) -> impl IntoView {
+    view! { <span class=format!("badge badge-{tone}")>{label}</span> }
+}
+
+/// An ISO-8601 UTC time, shown as `YYYY-MM-DD HH:MM:SS` with the exact value
+/// in the machine-readable attribute.
+#[component]
+pub fn Timestamp(#[prop(into)] iso: String) -> impl IntoView {
+    let shown = iso.get(..19).unwrap_or(&iso).replacen('T', " ", 1);
+    view! { <time datetime=iso.clone() title=iso>{shown}</time> }
+}
+
+/// What a page shows when its data could not be loaded.
+#[component]
+pub fn ErrorNotice(#[prop(into)] message: String) -> impl IntoView {
+    view! {
+        <section class="error-notice" role="alert">
+            <h2>"Could not load this page's data"</h2>
+            <p>{message}</p>
+        </section>
+    }
+}
+
+/// The placeholder shown while a page's data is on its way.
+#[component]
+pub fn Loading() -> impl IntoView {
+    view! { <p class="loading" aria-live="polite">"Loading…"</p> }
+}

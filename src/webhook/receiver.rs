@@ -29,7 +29,7 @@ use super::{
 use crate::{
     startup::AppState,
     store::{
-        destinations::{self, Destination, DestinationStatus},
+        destinations::{Destination, DestinationStatus},
         events::{Appended, Flags, NewEvent, RejectedAttempt},
         now_millis,
     },
@@ -107,7 +107,9 @@ async fn accept(
     request: Request,
     remote_addr: Option<String>,
 ) -> Result<Receipt, ReceiveError> {
-    let destination = destinations::find_by_slug(&state.db.pool, slug)
+    let destination = state
+        .destinations
+        .get(slug)
         .await
         .map_err(|e| ReceiveError::Unavailable(e.to_string()))?
         .ok_or(ReceiveError::UnknownDestination)?;

@@ -1,5 +1,6 @@
 //! `spawn_app`: a real server on a free loopback port with its own
-//! temporary database.
+//! temporary database, and helpers to send deliveries signed as Whats91
+//! signs them.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -7,7 +8,15 @@ use tempfile::TempDir;
 use whats91_ops::{
     config::{PublicUrl, Settings},
     startup::{router, AppState},
+    store::destinations::{
+        self, Destination, DestinationStatus, NewDestination, Secret, DEFAULT_HEADER_KEY,
+    },
+    webhook::signature::sign,
 };
+
+pub const SECRET: &str = "whsec_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+pub const TOKEN: &str = "crm-verification-token";
+pub const WEBHOOK_UID: &str = "wh_abc";
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -16,12 +25,6 @@ pub struct TestApp {
     pub database: PathBuf,
     // Dropped last: the database file lives here.
     _dir: TempDir,
-}
-
-impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
 }
 
 pub fn test_settings(dir: &TempDir) -> Settings {
@@ -37,8 +40,13 @@ pub fn test_settings(dir: &TempDir) -> Settings {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let settings = test_settings(&dir);
+    let mut settings = test_settings(&dir);
+    adjust(&mut settings);
     let database = settings.database.clone();
     let state = AppState::new(settings).await.expect("application state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -55,5 +63,101 @@ pub async fn spawn_app() -> TestApp {
         state,
         database,
         _dir: dir,
+    }
+}
+
+/// A destination with both a signing secret and a verification token.
+pub fn new_destination(slug: &str) -> NewDestination {
+    NewDestination {
+        slug: slug.to_owned(),
+        name: format!("{slug} destination"),
+        webhook_uid: Some(WEBHOOK_UID.to_owned()),
+        sender_id: None,
+        signing_secret: Some(Secret::new(SECRET)),
+        verification_header_key: DEFAULT_HEADER_KEY.to_owned(),
+        verification_token: Some(Secret::new(TOKEN)),
+        events: vec![],
+        status: DestinationStatus::Active,
+        quiet_period_secs: 3600,
+    }
+}
+
+/// The bytes of a payload in `tests/fixtures/payloads/`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/payloads/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub const FIXTURES: [&str; 10] = [
+    "inbound_text",
+    "inbound_text_unicode",
+    "status_delivered",
+    "status_failed",
+    "status_failed_numeric_code",
+    "status_read",
+    "status_sent",
+    "template_approved",
+    "template_rejected",
+    "unknown_event",
+];
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn register(&self, new: NewDestination) -> Destination {
+        destinations::insert(&self.state.db.pool, &new)
+            .await
+            .expect("destination registered")
+    }
+
+    /// A POST to the receiver of `slug` with a JSON content type and no
+    /// credentials yet.
+    pub fn post(&self, slug: &str, body: &[u8]) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url(&format!("/webhooks/whats91/{slug}")))
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+    }
+
+    /// A delivery signed and tokened as Whats91 sends it.
+    pub async fn deliver(&self, slug: &str, body: &[u8]) -> reqwest::Response {
+        self.post(slug, body)
+            .header("x-whats91-signature", sign(SECRET, body))
+            .header(DEFAULT_HEADER_KEY, TOKEN)
+            .send()
+            .await
+            .expect("delivery sent")
+    }
+
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.state.db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        self.scalar("SELECT COUNT(*) FROM events").await
+    }
+
+    /// Rejected attempts are written without anyone waiting; poll briefly.
+    pub async fn rejected_reasons(&self, expected: usize) -> Vec<String> {
+        for _ in 0..100 {
+            let reasons: Vec<String> =
+                sqlx::query_scalar("SELECT reason FROM rejected_attempts ORDER BY id")
+                    .fetch_all(&self.state.db.pool)
+                    .await
+                    .unwrap();
+            if reasons.len() >= expected {
+                return reasons;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("fewer than {expected} rejected attempts were recorded");
     }
 }

@@ -3,4 +3,6 @@
 
 mod health;
 mod helpers;
+mod process;
+mod receiver;
 mod settings;

@@ -1,0 +1,250 @@
+//! Receiver throughput, as a ratio against a bare axum handler measured in
+//! the same run on the same machine:
+//!
+//!     cargo bench --bench receiver -- --connections 64 --seconds 10
+//!
+//! (a) the real receiver on a fresh database: routing, destination lookup,
+//!     token and HMAC checks, group commit with `synchronous=FULL`;
+//! (b) a bare axum handler on the same path that reads the body and answers
+//!     200.
+//! The load generator posts unique, signed ~1 KB deliveries over N
+//! keep-alive connections for T seconds after a one-second warm-up, and
+//! reports deliveries per second and p50/p99 latency for each.
+
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use axum::{body::Bytes, http::StatusCode, routing::post, Router};
+use whats91_ops::{
+    config::{PublicUrl, Settings},
+    startup::{router, AppState},
+    store::destinations::{self, DestinationStatus, NewDestination, Secret, DEFAULT_HEADER_KEY},
+    webhook::signature::sign,
+};
+
+const SECRET: &str = "whsec_benchmark_secret_0123456789";
+const TOKEN: &str = "benchmark-token";
+const WARM_UP: Duration = Duration::from_secs(1);
+
+struct Options {
+    /// `both`, or only `receiver` / `bare` (for profiling one side).
+    only: String,
+    connections: usize,
+    seconds: u64,
+    body_bytes: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        only: "both".into(),
+        connections: 64,
+        seconds: 10,
+        body_bytes: 1024,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).and_then(|v| v.parse().ok());
+        if args[i] == "--only" {
+            options.only = args.get(i + 1).cloned().unwrap_or_default();
+            i += 2;
+            continue;
+        }
+        match (args[i].as_str(), value) {
+            ("--connections", Some(v)) => options.connections = v,
+            ("--seconds", Some(v)) => options.seconds = v as u64,
+            ("--body-bytes", Some(v)) => options.body_bytes = v,
+            // `cargo bench` passes `--bench`; anything else is ignored too.
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    options
+}
+
+struct Report {
+    deliveries: usize,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:>9.0} deliveries/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ({} deliveries)",
+            self.per_second,
+            self.p50.as_secs_f64() * 1000.0,
+            self.p99.as_secs_f64() * 1000.0,
+            self.deliveries
+        )
+    }
+}
+
+fn main() {
+    let options = options();
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let load = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (receiver_addr, state) = servers.block_on(start_receiver(dir.path()));
+    let bare_addr = servers.block_on(start_bare());
+
+    println!(
+        "{} connections, {} s each after {} s warm-up, {}-byte bodies",
+        options.connections,
+        options.seconds,
+        WARM_UP.as_secs(),
+        options.body_bytes
+    );
+    let run = |addr, label| load.block_on(generate_load(addr, &options, label));
+    let bare = (options.only != "receiver").then(|| run(bare_addr, "bare"));
+    if let Some(bare) = &bare {
+        println!("(b) bare axum handler  {bare}");
+    }
+    let receiver = (options.only != "bare").then(|| run(receiver_addr, "receiver"));
+    if let Some(receiver) = &receiver {
+        println!("(a) receiver           {receiver}");
+        let stored: i64 = servers.block_on(async {
+            sqlx::query_scalar("SELECT COUNT(*) FROM events")
+                .fetch_one(&state.db.pool)
+                .await
+                .unwrap()
+        });
+        // Warm-up deliveries are stored too, so the log holds at least the
+        // measured ones.
+        let (commits, mean_size, mean_time) = state.metrics.commit_summary();
+        println!(
+            "rows in the event log: {stored}; {commits} commits, {mean_size:.1} deliveries \
+             and {:.2} ms each on average",
+            mean_time.as_secs_f64() * 1000.0
+        );
+        assert!(
+            stored as usize >= receiver.deliveries,
+            "acknowledged deliveries missing"
+        );
+    }
+    if let (Some(receiver), Some(bare)) = (receiver, bare) {
+        let ratio = receiver.per_second / bare.per_second;
+        println!("ratio a/b: {ratio:.2} (target >= 0.5)");
+    }
+}
+
+async fn start_receiver(dir: &std::path::Path) -> (SocketAddr, AppState) {
+    let settings = Settings {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        database: dir.join("bench.db"),
+        public_url: PublicUrl::parse("http://127.0.0.1").unwrap(),
+        site_root: dir.join("site"),
+        body_limit: 1024 * 1024,
+        rejected_log_limit: 10_000,
+        shutdown_grace: Duration::from_secs(1),
+    };
+    let state = AppState::new(settings).await.unwrap();
+    let destination = NewDestination {
+        slug: "bench".into(),
+        name: "bench".into(),
+        webhook_uid: None,
+        sender_id: None,
+        signing_secret: Some(Secret::new(SECRET)),
+        verification_header_key: DEFAULT_HEADER_KEY.into(),
+        verification_token: Some(Secret::new(TOKEN)),
+        events: vec![],
+        status: DestinationStatus::Active,
+        quiet_period_secs: 3600,
+    };
+    destinations::insert(&state.db.pool, &destination)
+        .await
+        .unwrap();
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    (serve(app).await, state)
+}
+
+async fn start_bare() -> SocketAddr {
+    let app = Router::new().route(
+        "/webhooks/whats91/{slug}",
+        post(|_body: Bytes| async { StatusCode::OK }),
+    );
+    serve(app.into_make_service_with_connect_info::<SocketAddr>()).await
+}
+
+async fn serve(
+    app: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr>,
+) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+async fn generate_load(addr: SocketAddr, options: &Options, label: &'static str) -> Report {
+    let url: Arc<str> = format!("http://{addr}/webhooks/whats91/bench").into();
+    let start = Instant::now();
+    let measure_from = start + WARM_UP;
+    let stop_at = measure_from + Duration::from_secs(options.seconds);
+    let padding: Arc<str> = "x".repeat(options.body_bytes.saturating_sub(200)).into();
+
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..options.connections {
+        let (url, padding) = (url.clone(), padding.clone());
+        // One client per worker: one keep-alive connection each.
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .unwrap();
+        workers.spawn(async move {
+            let mut latencies = Vec::new();
+            for n in 0u64.. {
+                let body = format!(
+                    r#"{{"event":"message.inbound.text","webhookUid":"wh_bench","senderId":"1","data":{{"from":"91{worker:010}","messageId":"wamid.{label}.{worker}.{n}","text":"{padding}"}}}}"#
+                );
+                let signature = sign(SECRET, body.as_bytes());
+                let sent_at = Instant::now();
+                if sent_at >= stop_at {
+                    break;
+                }
+                let response = client
+                    .post(&*url)
+                    .header("content-type", "application/json")
+                    .header("x-whats91-signature", signature)
+                    .header(DEFAULT_HEADER_KEY, TOKEN)
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("request sent");
+                assert_eq!(response.status(), 200, "{label}");
+                let done = Instant::now();
+                if sent_at >= measure_from && done <= stop_at {
+                    latencies.push(done - sent_at);
+                }
+            }
+            latencies
+        });
+    }
+    let mut latencies: Vec<Duration> = Vec::new();
+    while let Some(worker) = workers.join_next().await {
+        latencies.extend(worker.unwrap());
+    }
+    latencies.sort_unstable();
+    let percentile =
+        |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    Report {
+        deliveries: latencies.len(),
+        per_second: latencies.len() as f64 / options.seconds as f64,
+        p50: percentile(0.50),
+        p99: percentile(0.99),
+    }
+}

@@ -1,0 +1,78 @@
+import { execFileSync } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { expect, test } from "@playwright/test";
+
+const server = process.env.E2E_SERVER ?? "../target/debug/whats91-ops";
+const database = process.env.E2E_DATABASE as string;
+const secret = "whsec_end2end_created_once_only";
+const token = "end2end-crm-token";
+
+// Registers a destination with the real command line, on the database the
+// server under test uses.
+function addDestination(slug: string) {
+  execFileSync(server, [
+    "destination", "add", "--database", database, "--slug", slug,
+    "--secret", secret, "--token", token, "--name", `E2E ${slug}`,
+  ]);
+}
+
+// Signed exactly as Whats91's Node sample signs: HMAC-SHA256 of the raw
+// body, keyed with the secret string as given, lowercase hex.
+function sign(body: string) {
+  return createHmac("sha256", secret).update(body).digest("hex");
+}
+
+test("a signed delivery is accepted and listed on the events page", async ({ page, request }) => {
+  addDestination("e2e-events");
+  const body = readFileSync("../tests/fixtures/payloads/template_rejected.json", "utf8");
+  const response = await request.post("/webhooks/whats91/e2e-events", {
+    headers: {
+      "content-type": "application/json",
+      "x-whats91-signature": sign(body),
+      "x-crm-webhook-token": token,
+    },
+    data: body,
+  });
+  expect(response.status()).toBe(200);
+  const { seq } = await response.json();
+
+  await page.goto("/events");
+  const row = page.getByRole("row").filter({ hasText: "template.status_update" });
+  await expect(row.first()).toContainText("e2e-events");
+  await expect(row.first().getByRole("cell").first()).toHaveText(String(seq));
+
+  await page.goto("/");
+  const stored = page.locator("dt", { hasText: "Events stored" }).locator("+ dd");
+  await expect(stored).not.toHaveText("0");
+});
+
+test("a delivery with a wrong signature is refused and counted on the destination", async ({
+  page,
+  request,
+}) => {
+  addDestination("e2e-rejects");
+  const body = readFileSync("../tests/fixtures/payloads/status_sent.json", "utf8");
+  const response = await request.post("/webhooks/whats91/e2e-rejects", {
+    headers: {
+      "content-type": "application/json",
+      "x-whats91-signature": sign(body + " "),
+      "x-crm-webhook-token": token,
+    },
+    data: body,
+  });
+  expect(response.status()).toBe(401);
+
+  // Rejected attempts are logged without holding up the answer: reload
+  // until the log has caught up.
+  const card = page.getByRole("article", { name: "Destination e2e-rejects" });
+  const rejected = card.locator("dt", { hasText: "Rejected attempts, 24 h" }).locator("+ dd");
+  await expect(async () => {
+    await page.goto("/destinations");
+    await expect(rejected).toHaveText("1", { timeout: 500 });
+  }).toPass({ timeout: 5_000 });
+  await expect(card).toContainText("/webhooks/whats91/e2e-rejects");
+  await expect(card).toContainText("ACTIVE");
+  await expect(card).not.toContainText(secret);
+  await expect(card).not.toContainText(token);
+});
