@@ -151,6 +151,7 @@ async fn start_receiver(dir: &std::path::Path) -> (SocketAddr, AppState) {
         site_root: dir.join("site"),
         body_limit: 1024 * 1024,
         rejected_log_limit: 10_000,
+        alerts: Default::default(),
         shutdown_grace: Duration::from_secs(1),
     };
     let state = AppState::new(settings).await.unwrap();

@@ -8,6 +8,7 @@ use axum::http::Uri;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::cli::{destination::DestinationCommand, export::ExportArgs};
+use crate::projection::alerts::Thresholds;
 
 /// The command line of `whats91-ops`.
 #[derive(Debug, Parser)]
@@ -74,6 +75,8 @@ pub enum Command {
     Destination(DestinationCommand),
     /// Write the event log to stdout as NDJSON, raw bodies included.
     Export(ExportArgs),
+    /// Rebuild every projection from the event log.
+    Reproject,
 }
 
 /// Options of the server.
@@ -100,6 +103,15 @@ pub struct ServeArgs {
     #[arg(long, env = "WHATS91_OPS_REJECTED_LOG_LIMIT", default_value_t = 10_000)]
     pub rejected_log_limit: i64,
 
+    /// Rejected attempts on one destination, within the rejection window,
+    /// that raise an alert.
+    #[arg(long, env = "WHATS91_OPS_REJECTION_BURST", default_value_t = 20)]
+    pub rejection_burst: i64,
+
+    /// Seconds over which rejected attempts are counted for that alert.
+    #[arg(long, env = "WHATS91_OPS_REJECTION_WINDOW", default_value_t = 300)]
+    pub rejection_window: u64,
+
     /// Seconds given to in-flight requests to finish after SIGINT/SIGTERM.
     #[arg(long, env = "WHATS91_OPS_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
@@ -115,6 +127,7 @@ pub struct Settings {
     pub site_root: PathBuf,
     pub body_limit: usize,
     pub rejected_log_limit: i64,
+    pub alerts: Thresholds,
     pub shutdown_grace: Duration,
 }
 
@@ -131,6 +144,11 @@ impl Settings {
             site_root: serve.site_root.clone(),
             body_limit: serve.body_limit,
             rejected_log_limit: serve.rejected_log_limit,
+            alerts: Thresholds {
+                rejection_burst: serve.rejection_burst.max(1),
+                rejection_window: Duration::from_secs(serve.rejection_window.max(1)),
+                ..Thresholds::default()
+            },
             shutdown_grace: Duration::from_secs(serve.shutdown_grace),
         })
     }

@@ -3,9 +3,11 @@
 //! The crate builds twice. With `ssr` it is the server: the signed webhook
 //! receiver, the SQLite event log, and the Leptos pages rendered on the
 //! server. With `hydrate` it is the browser bundle that makes those same
-//! pages interactive. Only `ui` is shared by both builds; everything that
-//! touches secrets, the database or the network is server-only.
+//! pages interactive. Only `ui` and `model` are shared by both builds;
+//! everything that touches secrets, the database or the network is
+//! server-only.
 
+pub mod model;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
@@ -14,6 +16,8 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "ssr")]
 pub mod metrics;
+#[cfg(feature = "ssr")]
+pub mod projection;
 #[cfg(feature = "ssr")]
 pub mod startup;
 #[cfg(feature = "ssr")]

@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::{
     config::Settings,
     metrics::Metrics,
+    projection::{alerts, apply::Changes, projector::Projector},
     store::{
         destinations::DestinationCache,
         events::EventNotice,
@@ -37,6 +38,10 @@ const NOTICE_BUFFER: usize = 4096;
 /// change made from the command line shows within this time.
 const DESTINATION_TTL: Duration = Duration::from_secs(1);
 
+/// Events per projector transaction: small enough that the receiver never
+/// waits long for the write lock.
+const PROJECTOR_BATCH: i64 = 200;
+
 /// What every handler and server function can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -50,6 +55,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Destinations as the receiver reads them.
     pub destinations: Arc<DestinationCache>,
+    /// What each projection batch (or receiver alert) changed.
+    pub changes: broadcast::Sender<Changes>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -71,6 +78,14 @@ impl AppState {
         let (writer, _task) =
             EventWriter::start(&settings.database, config, notices.clone(), metrics.clone())
                 .await?;
+        let (changes, _) = broadcast::channel(NOTICE_BUFFER);
+        let projector = Projector::new(db.pool.clone(), changes.clone(), PROJECTOR_BATCH);
+        tokio::spawn(projector.run(notices.subscribe()));
+        tokio::spawn(alerts::monitor(
+            db.pool.clone(),
+            settings.alerts,
+            changes.clone(),
+        ));
         let leptos_options = LeptosOptions::builder()
             .output_name(PRODUCT_NAME)
             .site_root(settings.site_root.to_string_lossy().into_owned())
@@ -86,6 +101,7 @@ impl AppState {
             notices,
             metrics,
             destinations,
+            changes,
         })
     }
 }
@@ -95,6 +111,16 @@ impl AppState {
     /// server. An error rather than a panic when it is missing.
     pub fn from_context() -> Result<Self, ServerFnError> {
         use_context::<Self>().ok_or_else(|| ServerFnError::new("application state is missing"))
+    }
+}
+
+/// The error a server function returns when something unexpected failed:
+/// the cause is logged here, once; the browser only learns what could not
+/// be done.
+pub fn unexpected<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> ServerFnError {
+    move |error| {
+        tracing::error!(%error, "{what} failed");
+        ServerFnError::new(format!("{what} failed; see the server log"))
     }
 }
 

@@ -76,3 +76,38 @@ test("a delivery with a wrong signature is refused and counted on the destinatio
   await expect(card).not.toContainText(secret);
   await expect(card).not.toContainText(token);
 });
+
+test("deliveries reach the conversation, delivery and template pages", async ({ page, request }) => {
+  addDestination("e2e-projections");
+  for (const name of ["inbound_text", "status_sent", "status_read", "template_rejected"]) {
+    const body = readFileSync(`../tests/fixtures/payloads/${name}.json`, "utf8");
+    const response = await request.post("/webhooks/whats91/e2e-projections", {
+      headers: {
+        "content-type": "application/json",
+        "x-whats91-signature": sign(body),
+        "x-crm-webhook-token": token,
+      },
+      data: body,
+    });
+    expect(response.status()).toBe(200);
+  }
+
+  // Projections follow the log a moment after the acknowledgement.
+  await expect(async () => {
+    await page.goto("/conversations?q=order");
+    await expect(page.getByRole("list", { name: "Conversations" })).toContainText("919888888888", {
+      timeout: 500,
+    });
+  }).toPass({ timeout: 5_000 });
+  await expect(page.locator("mark", { hasText: "order" })).toBeVisible();
+
+  await page.goto("/deliveries?recipient=919888888888");
+  const row = page.getByRole("row").filter({ hasText: "wamid.OUT0001" });
+  await expect(row).toContainText("read");
+  await expect(page.getByLabel("Recipient")).toHaveValue("919888888888");
+
+  await page.goto("/templates");
+  const alerts = page.getByRole("region", { name: "Open alerts" });
+  await expect(alerts).toContainText("festival_offer_v1");
+  await expect(alerts).toContainText("INVALID_FORMAT");
+});

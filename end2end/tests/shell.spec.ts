@@ -25,6 +25,8 @@ test("every navigation link reaches its page", async ({ page }) => {
     await nav.getByRole("link", { name: link, exact: true }).click();
     await expect(page).toHaveURL(path);
     await expect(page.getByRole("heading", { level: 1, name: heading })).toBeVisible();
+    await expect(page.locator(".loading")).toHaveCount(0);
+    await expect(page.getByRole("alert"), `${path} shows no error`).toHaveCount(0);
     await expect(nav.getByRole("link", { name: link, exact: true })).toHaveAttribute(
       "aria-current",
       "page",

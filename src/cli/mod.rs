@@ -3,6 +3,7 @@
 
 pub mod destination;
 pub mod export;
+pub mod reproject;
 
 use crate::{
     config::{Cli, Command, Settings},
@@ -17,5 +18,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Serve(args)) => startup::serve(Settings::resolve(&args, &cli.global)?).await,
         Some(Command::Destination(command)) => destination::run(command, &cli.global).await,
         Some(Command::Export(args)) => export::run(args, &cli.global).await,
+        Some(Command::Reproject) => reproject::run(&cli.global).await,
     }
 }

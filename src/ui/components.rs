@@ -58,3 +58,32 @@ pub fn ErrorNotice(#[prop(into)] message: String) -> impl IntoView {
 pub fn Loading() -> impl IntoView {
     view! { <p class="loading" aria-live="polite">"Loading…"</p> }
 }
+
+/// Text with search matches (between `MATCH_START` and `MATCH_END`)
+/// highlighted.
+#[component]
+pub fn Highlighted(#[prop(into)] text: String) -> impl IntoView {
+    use crate::model::{MATCH_END, MATCH_START};
+
+    text.split(MATCH_START)
+        .enumerate()
+        .map(|(i, part)| match part.split_once(MATCH_END) {
+            Some((matched, rest)) if i > 0 => view! {
+                <mark>{matched.to_owned()}</mark>
+                {rest.to_owned()}
+            }
+            .into_any(),
+            _ => part.to_owned().into_any(),
+        })
+        .collect_view()
+}
+
+/// The colour of a delivery status.
+pub fn status_tone(status: &str) -> &'static str {
+    match status {
+        "read" | "delivered" | "APPROVED" => "ok",
+        "failed" | "REJECTED" | "DISABLED" => "danger",
+        "PAUSED" | "FLAGGED" | "deleted" | "warning" => "warn",
+        _ => "neutral",
+    }
+}

@@ -4,14 +4,18 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 use whats91_ops::{
     config::{PublicUrl, Settings},
     startup::{router, AppState},
-    store::destinations::{
-        self, Destination, DestinationStatus, NewDestination, Secret, DEFAULT_HEADER_KEY,
+    store::{
+        destinations::{
+            self, Destination, DestinationStatus, NewDestination, Secret, DEFAULT_HEADER_KEY,
+        },
+        events::{Flags, NewEvent},
     },
-    webhook::signature::sign,
+    webhook::{envelope::Envelope, signature::sign},
 };
 
 pub const SECRET: &str = "whsec_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
@@ -35,6 +39,7 @@ pub fn test_settings(dir: &TempDir) -> Settings {
         site_root: dir.path().join("site"),
         body_limit: 1024 * 1024,
         rejected_log_limit: 1000,
+        alerts: Default::default(),
         shutdown_grace: Duration::from_secs(1),
     }
 }
@@ -160,4 +165,79 @@ impl TestApp {
         }
         panic!("fewer than {expected} rejected attempts were recorded");
     }
+}
+
+/// A delivery as the receiver would hand it to the writer, flags included.
+pub fn new_event(destination_id: i64, body: &[u8], flags: Flags) -> NewEvent {
+    let envelope = Envelope::parse(body);
+    NewEvent {
+        destination_id,
+        received_at: whats91_ops::store::now_millis(),
+        body: body.to_vec().into(),
+        body_sha256: Sha256::digest(body).into(),
+        event_key: envelope.as_ref().map(|e| e.event.as_str().to_owned()),
+        webhook_uid: envelope.as_ref().and_then(|e| e.webhook_uid.clone()),
+        sender_id: envelope.as_ref().and_then(|e| e.sender_id.clone()),
+        flags: Flags {
+            malformed: envelope.is_none(),
+            ..flags
+        },
+        signature_checked: true,
+        token_checked: true,
+        content_type: Some("application/json".into()),
+        remote_addr: Some("127.0.0.1".into()),
+    }
+}
+
+impl TestApp {
+    /// Waits until the projector has applied everything in the log.
+    pub async fn projected(&self) {
+        for _ in 0..1000 {
+            let behind = self
+                .scalar(
+                    "SELECT COALESCE((SELECT MAX(seq) FROM events), 0)
+                          - COALESCE((SELECT seq FROM projector_checkpoints), 0)",
+                )
+                .await;
+            if behind == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the projector did not catch up");
+    }
+}
+
+/// Every row of every projection table, as text, in id order: two equal
+/// snapshots mean equal projections.
+pub async fn snapshot(pool: &sqlx::SqlitePool) -> Vec<(String, Vec<String>)> {
+    let tables = [
+        "conversations",
+        "messages",
+        "timelines",
+        "timeline_statuses",
+        "templates",
+        "template_history",
+        "alerts",
+    ];
+    let mut all = Vec::new();
+    for table in tables {
+        let columns: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        let row = columns
+            .iter()
+            .map(|c| format!("quote({c})"))
+            .collect::<Vec<_>>()
+            .join(" || '|' || ");
+        let rows: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT {row} FROM {table} ORDER BY id"))
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        all.push((table.to_owned(), rows));
+    }
+    all
 }

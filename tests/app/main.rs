@@ -4,5 +4,6 @@
 mod health;
 mod helpers;
 mod process;
+mod projection;
 mod receiver;
 mod settings;

@@ -297,3 +297,22 @@ async fn every_acknowledged_delivery_survives_a_sigkill_mid_load() {
         .unwrap();
     assert_eq!(answer["duplicate"], true);
 }
+
+#[tokio::test]
+async fn reproject_rebuilds_the_projections_from_the_command_line() {
+    let app = spawn_app().await;
+    app.register(new_destination("crm")).await;
+    for name in FIXTURES {
+        app.deliver("crm", &fixture(name)).await;
+    }
+    app.projected().await;
+    let before = crate::helpers::snapshot(&app.state.db.pool).await;
+    let output = run(&app.database, &["reproject"]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stdout(&output).contains("through event 10"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(crate::helpers::snapshot(&app.state.db.pool).await, before);
+}

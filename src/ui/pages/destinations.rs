@@ -24,22 +24,18 @@ pub struct DestinationRow {
 #[server]
 pub async fn list_destinations() -> Result<Vec<DestinationRow>, ServerFnError> {
     use crate::{
-        startup::AppState,
+        startup::{unexpected, AppState},
         store::{destinations, format_millis, now_millis},
     };
 
     const DAY_MS: i64 = 24 * 60 * 60 * 1000;
     let state = AppState::from_context()?;
-    let unreadable = |error: sqlx::Error| {
-        tracing::error!(%error, "cannot read destinations");
-        ServerFnError::new("the destinations could not be read")
-    };
     let all = destinations::list(&state.db.pool)
         .await
-        .map_err(unreadable)?;
+        .map_err(unexpected("reading destinations"))?;
     let activity = destinations::activity(&state.db.pool, now_millis() - DAY_MS)
         .await
-        .map_err(unreadable)?;
+        .map_err(unexpected("reading destination activity"))?;
     Ok(all
         .into_iter()
         .map(|d| {

@@ -19,7 +19,7 @@ pub struct EventRow {
 #[server]
 pub async fn recent_events() -> Result<Vec<EventRow>, ServerFnError> {
     use crate::{
-        startup::AppState,
+        startup::{unexpected, AppState},
         store::{events, format_millis},
     };
 
@@ -29,10 +29,7 @@ pub async fn recent_events() -> Result<Vec<EventRow>, ServerFnError> {
     let state = AppState::from_context()?;
     let rows = events::latest(&state.db.pool, RECENT)
         .await
-        .map_err(|error| {
-            tracing::error!(%error, "cannot read recent events");
-            ServerFnError::new("the event log could not be read")
-        })?;
+        .map_err(unexpected("reading the event log"))?;
     Ok(rows
         .into_iter()
         .map(|e| EventRow {

@@ -20,7 +20,7 @@ pub struct OverviewStats {
 #[server]
 pub async fn overview_summary() -> Result<OverviewStats, ServerFnError> {
     use crate::{
-        startup::AppState,
+        startup::{unexpected, AppState},
         store::{format_millis, now_millis},
     };
 
@@ -42,10 +42,7 @@ pub async fn overview_summary() -> Result<OverviewStats, ServerFnError> {
     .bind(now - 24 * HOUR_MS)
     .fetch_one(&state.db.pool)
     .await
-    .map_err(|error| {
-        tracing::error!(%error, "cannot read the overview");
-        ServerFnError::new("the overview could not be read")
-    })?;
+    .map_err(unexpected("reading the overview"))?;
     Ok(OverviewStats {
         events: row.0,
         events_last_hour: row.1,

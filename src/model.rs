@@ -1,0 +1,134 @@
+//! What the pages and the JSON API show: plain serialisable views of the
+//! projections, shared by the server and the browser builds. Times are
+//! ISO-8601 UTC strings.
+
+use serde::{Deserialize, Serialize};
+
+/// A page of a list, newest first, and the cursor for the next page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; `None` on the last one.
+    pub next: Option<String>,
+}
+
+/// A conversation, and when searching, the best matching message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub id: i64,
+    pub sender_id: String,
+    pub phone: String,
+    pub last_message: String,
+    pub last_at: String,
+    pub message_count: i64,
+    /// The matching text with matches between `MATCH_START` and
+    /// `MATCH_END`.
+    pub snippet: Option<String>,
+}
+
+/// Marks around a search match in a snippet.
+pub const MATCH_START: char = '\u{2}';
+pub const MATCH_END: char = '\u{3}';
+
+/// One entry of a conversation thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "direction", rename_all = "lowercase")]
+pub enum ThreadItem {
+    /// A message from the customer.
+    Inbound {
+        message_id: String,
+        text: String,
+        at: String,
+    },
+    /// A message sent to the customer, known from its delivery statuses.
+    Outbound {
+        message_id: String,
+        status: String,
+        error_code: Option<String>,
+        at: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationThread {
+    pub phone: String,
+    pub conversations: Vec<ConversationSummary>,
+    /// Oldest first.
+    pub items: Vec<ThreadItem>,
+}
+
+/// A delivery timeline's headline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineSummary {
+    pub message_id: String,
+    pub recipient: String,
+    pub sender_id: String,
+    pub status: String,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub first_at: String,
+    pub updated_at: String,
+}
+
+/// One status in a delivery timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineStatus {
+    pub status: String,
+    pub at: String,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub out_of_order: bool,
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    pub summary: TimelineSummary,
+    /// In time order.
+    pub statuses: Vec<TimelineStatus>,
+}
+
+/// Filters of the delivery timelines; every one optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimelineFilter {
+    pub recipient: Option<String>,
+    pub status: Option<String>,
+    pub error: Option<String>,
+    /// ISO-8601 or unix milliseconds, inclusive.
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateSummary {
+    pub id: i64,
+    pub sender_id: String,
+    pub name: String,
+    pub language: String,
+    pub category: Option<String>,
+    pub status: String,
+    pub reason: Option<String>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateChange {
+    pub status: String,
+    pub category: Option<String>,
+    pub reason: Option<String>,
+    pub at: String,
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: i64,
+    pub kind: String,
+    pub title: String,
+    pub detail: Option<String>,
+    pub template_id: Option<i64>,
+    pub destination_id: Option<i64>,
+    pub raised_at: String,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<String>,
+}

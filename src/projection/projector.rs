@@ -1,0 +1,155 @@
+//! The projector: reads the log past its checkpoint, in sequence order,
+//! and applies it in batches. Each batch and the checkpoint move together in
+//! one transaction, so a crash can neither skip an event nor apply one twice.
+
+use sqlx::{SqliteConnection, SqlitePool};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::apply::{apply, Changes, LogEvent};
+use crate::store::events::EventNotice;
+
+/// The checkpoint row of the projections.
+const CHECKPOINT: &str = "projections";
+
+const SELECT_EVENTS: &str = "
+    SELECT seq, received_at, event_key, sender_id, malformed, not_subscribed, body
+    FROM events WHERE seq > ? ORDER BY seq LIMIT ?";
+
+/// Applies the log to the projections and publishes what changed.
+#[derive(Clone, Debug)]
+pub struct Projector {
+    pool: SqlitePool,
+    changes: broadcast::Sender<Changes>,
+    batch: i64,
+}
+
+impl Projector {
+    /// `batch` bounds how long one projector transaction holds the write
+    /// lock, and so how long it can delay the receiver's commits.
+    pub fn new(pool: SqlitePool, changes: broadcast::Sender<Changes>, batch: i64) -> Self {
+        Self {
+            pool,
+            changes,
+            batch,
+        }
+    }
+
+    /// Applies the next batch past the checkpoint; `None` once caught up.
+    pub async fn step(&self) -> sqlx::Result<Option<Changes>> {
+        let (checkpoint, newest): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM projector_checkpoints WHERE name = ?),
+                    (SELECT MAX(seq) FROM events)",
+        )
+        .bind(CHECKPOINT)
+        .fetch_one(&self.pool)
+        .await?;
+        if newest.is_none_or(|newest| newest <= checkpoint) {
+            return Ok(None);
+        }
+        // IMMEDIATE: the transaction reads before it writes, and must not
+        // lose its snapshot to the receiver committing in between.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let after = read_checkpoint(&mut tx).await?;
+        let changes = apply_batch(&mut tx, after, self.batch).await?;
+        tx.commit().await?;
+        if let Some(changes) = &changes {
+            // Nobody listening is fine; the pages read the projections.
+            let _ = self.changes.send(changes.clone());
+        }
+        Ok(changes)
+    }
+
+    /// Applies everything the log holds past the checkpoint.
+    pub async fn catch_up(&self) -> sqlx::Result<()> {
+        while self.step().await?.is_some() {}
+        Ok(())
+    }
+
+    /// Catches up at start, then after every notice of new events, until
+    /// the notices end (the server is stopping).
+    pub async fn run(self, mut notices: broadcast::Receiver<EventNotice>) {
+        loop {
+            if let Err(error) = self.catch_up().await {
+                tracing::error!(%error, "projection failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+            match notices.recv().await {
+                // A notice, or many missed: either way the log says what to do.
+                Ok(_) | Err(RecvError::Lagged(_)) => while notices.try_recv().is_ok() {},
+                Err(RecvError::Closed) => break,
+            }
+        }
+        tracing::debug!("projector stopped");
+    }
+}
+
+async fn read_checkpoint(conn: &mut SqliteConnection) -> sqlx::Result<i64> {
+    let seq: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM projector_checkpoints WHERE name = ?")
+            .bind(CHECKPOINT)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(seq.unwrap_or(0))
+}
+
+/// Applies up to `limit` events after `after` and moves the checkpoint to
+/// the last one, in the caller's transaction.
+async fn apply_batch(
+    conn: &mut SqliteConnection,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Option<Changes>> {
+    let events: Vec<LogEvent> = sqlx::query_as(SELECT_EVENTS)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let mut changes = Changes::default();
+    for event in &events {
+        apply(&mut *conn, event, &mut changes).await?;
+    }
+    sqlx::query(
+        "INSERT INTO projector_checkpoints (name, seq) VALUES (?, ?)
+         ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+    )
+    .bind(CHECKPOINT)
+    .bind(changes.through_seq)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Some(changes))
+}
+
+/// Rebuilds every projection from the log in one transaction: the result
+/// is the same as the incremental path's. Acknowledgements and the
+/// receiver's own alerts are kept. `progress` is told (applied, newest).
+pub async fn reproject(pool: &SqlitePool, mut progress: impl FnMut(i64, i64)) -> sqlx::Result<i64> {
+    const REBUILD_BATCH: i64 = 1000;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    for statement in [
+        "DELETE FROM alerts WHERE origin = 'log'",
+        "DELETE FROM template_history",
+        "DELETE FROM templates",
+        "DELETE FROM timeline_statuses",
+        "DELETE FROM timelines",
+        "INSERT INTO message_search (message_search) VALUES ('delete-all')",
+        "DELETE FROM messages",
+        "DELETE FROM conversations",
+        "DELETE FROM projector_checkpoints",
+    ] {
+        sqlx::query(statement).execute(&mut *tx).await?;
+    }
+    let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+        .fetch_one(&mut *tx)
+        .await?;
+    let mut after = 0;
+    while let Some(changes) = apply_batch(&mut tx, after, REBUILD_BATCH).await? {
+        after = changes.through_seq;
+        progress(after, newest);
+    }
+    tx.commit().await?;
+    Ok(after)
+}
