@@ -28,6 +28,7 @@ use whats91_ops::{
 const SECRET: &str = "whsec_benchmark_secret_0123456789";
 const TOKEN: &str = "benchmark-token";
 const WARM_UP: Duration = Duration::from_secs(1);
+const ADMIN_PASSWORD: &str = "benchmark-admin-password";
 
 struct Options {
     /// `both`, or only `receiver` / `bare` (for profiling one side).
@@ -152,6 +153,9 @@ async fn start_receiver(dir: &std::path::Path) -> (SocketAddr, AppState) {
         body_limit: 1024 * 1024,
         rejected_log_limit: 10_000,
         alerts: Default::default(),
+        session_idle: Duration::from_secs(3600),
+        login_limits: Default::default(),
+        admin_password: Some(ADMIN_PASSWORD.into()),
         shutdown_grace: Duration::from_secs(1),
     };
     let state = AppState::new(settings).await.unwrap();

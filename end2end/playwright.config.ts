@@ -47,6 +47,7 @@ export default defineConfig({
   ],
   webServer: {
     command: `${server} serve --addr 127.0.0.1:${port} --database ${database} --site-root ${siteRoot}`,
+    env: { WHATS91_OPS_ADMIN_PASSWORD: "end2end-admin-password" },
     url: `${baseURL}/healthz`,
     // A server already on the port would be tested instead of this build.
     reuseExistingServer: false,

@@ -7,8 +7,10 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use axum::http::Uri;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use crate::cli::{destination::DestinationCommand, export::ExportArgs};
-use crate::projection::alerts::Thresholds;
+pub use crate::cli::{
+    destination::DestinationCommand, export::ExportArgs, token::TokenCommand, user::UserCommand,
+};
+use crate::{auth::throttle::ThrottleLimits, projection::alerts::Thresholds};
 
 /// The command line of `whats91-ops`.
 #[derive(Debug, Parser)]
@@ -77,6 +79,12 @@ pub enum Command {
     Export(ExportArgs),
     /// Rebuild every projection from the event log.
     Reproject,
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens for scripts.
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 /// Options of the server.
@@ -112,6 +120,25 @@ pub struct ServeArgs {
     #[arg(long, env = "WHATS91_OPS_REJECTION_WINDOW", default_value_t = 300)]
     pub rejection_window: u64,
 
+    /// Minutes of inactivity after which a login session ends.
+    #[arg(long, env = "WHATS91_OPS_SESSION_IDLE_MINUTES", default_value_t = 12 * 60)]
+    pub session_idle_minutes: i64,
+
+    /// Failed logins allowed per address or user name within 15 minutes
+    /// before further attempts are slowed down.
+    #[arg(long, env = "WHATS91_OPS_LOGIN_ALLOWED_FAILURES", default_value_t = 5)]
+    pub login_allowed_failures: usize,
+
+    /// Password of the first admin, created when no user exists yet
+    /// [default: generated and printed once].
+    #[arg(
+        long,
+        env = "WHATS91_OPS_ADMIN_PASSWORD",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
+
     /// Seconds given to in-flight requests to finish after SIGINT/SIGTERM.
     #[arg(long, env = "WHATS91_OPS_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
@@ -128,6 +155,9 @@ pub struct Settings {
     pub body_limit: usize,
     pub rejected_log_limit: i64,
     pub alerts: Thresholds,
+    pub session_idle: Duration,
+    pub login_limits: ThrottleLimits,
+    pub admin_password: Option<String>,
     pub shutdown_grace: Duration,
 }
 
@@ -149,6 +179,12 @@ impl Settings {
                 rejection_window: Duration::from_secs(serve.rejection_window.max(1)),
                 ..Thresholds::default()
             },
+            session_idle: Duration::from_secs(serve.session_idle_minutes.max(1) as u64 * 60),
+            login_limits: ThrottleLimits {
+                allowed_failures: serve.login_allowed_failures,
+                ..ThrottleLimits::default()
+            },
+            admin_password: serve.admin_password.clone(),
             shutdown_grace: Duration::from_secs(serve.shutdown_grace),
         })
     }
@@ -183,6 +219,15 @@ impl PublicUrl {
     /// Whether cookies must carry `Secure`.
     pub fn is_https(&self) -> bool {
         self.0.starts_with("https://")
+    }
+
+    /// `scheme://host[:port]`, as browsers send it in `Origin`.
+    pub fn origin(&self) -> &str {
+        let after_scheme = self.0.find("://").map_or(0, |i| i + 3);
+        match self.0[after_scheme..].find('/') {
+            Some(slash) => &self.0[..after_scheme + slash],
+            None => &self.0,
+        }
     }
 
     /// Absolute URL of a path on this server (`path` starts with `/`).

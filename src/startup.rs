@@ -7,6 +7,7 @@ use anyhow::Context;
 use axum::{
     extract::{FromRef, State},
     http::{header, StatusCode},
+    middleware,
     response::IntoResponse,
     routing::get,
     Router,
@@ -15,10 +16,16 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::broadcast};
 use tower_http::trace::TraceLayer;
+use tower_sessions::{
+    cookie::SameSite, session_store::ExpiredDeletion, Expiry, SessionManagerLayer,
+};
+use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::{
+    auth::{self, audit, throttle::LoginThrottle, users},
     config::Settings,
     metrics::Metrics,
+    model::Role,
     projection::{alerts, apply::Changes, projector::Projector},
     store::{
         destinations::DestinationCache,
@@ -57,6 +64,9 @@ pub struct AppState {
     pub destinations: Arc<DestinationCache>,
     /// What each projection batch (or receiver alert) changed.
     pub changes: broadcast::Sender<Changes>,
+    /// Login sessions, kept in the same database.
+    pub session_store: SqliteStore,
+    pub login_throttle: Arc<LoginThrottle>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -78,6 +88,18 @@ impl AppState {
         let (writer, _task) =
             EventWriter::start(&settings.database, config, notices.clone(), metrics.clone())
                 .await?;
+        let session_store = SqliteStore::new(db.pool.clone());
+        session_store
+            .migrate()
+            .await
+            .context("cannot prepare the session table")?;
+        tokio::spawn(
+            session_store
+                .clone()
+                .continuously_delete_expired(tokio::time::Duration::from_secs(3600)),
+        );
+        ensure_first_admin(&db, settings.admin_password.clone(), &settings.public_url).await?;
+        let login_throttle = Arc::new(LoginThrottle::new(settings.login_limits));
         let (changes, _) = broadcast::channel(NOTICE_BUFFER);
         let projector = Projector::new(db.pool.clone(), changes.clone(), PROJECTOR_BATCH);
         tokio::spawn(projector.run(notices.subscribe()));
@@ -102,6 +124,8 @@ impl AppState {
             metrics,
             destinations,
             changes,
+            session_store,
+            login_throttle,
         })
     }
 }
@@ -133,9 +157,20 @@ fn leptos_env() -> leptos::config::Env {
     }
 }
 
-/// The whole HTTP surface of the server.
+/// The whole HTTP surface of the server. Every request passes the
+/// same-origin check, the session, the caller's identification and the
+/// login guard, which let the machine routes (receiver, health, metrics)
+/// through untouched: those answer by their own rules.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
+    let idle =
+        time::Duration::try_from(state.settings.session_idle).unwrap_or(time::Duration::HOUR);
+    let sessions = SessionManagerLayer::new(state.session_store.clone())
+        .with_name("whats91_ops_session")
+        .with_secure(state.settings.public_url.is_https())
+        .with_same_site(SameSite::Strict)
+        .with_http_only(true)
+        .with_expiry(Expiry::OnInactivity(idle));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -146,9 +181,67 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(auth::guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(sessions)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::same_origin,
+        ))
+        .layer(middleware::from_fn(auth::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
+
+/// Creates the first admin when there is no user yet. The password comes
+/// from the settings or is generated; a generated one is printed once, to
+/// the terminal only, never to the log.
+async fn ensure_first_admin(
+    db: &Database,
+    password: Option<String>,
+    public_url: &crate::config::PublicUrl,
+) -> anyhow::Result<()> {
+    if users::count(&db.pool).await? > 0 {
+        return Ok(());
+    }
+    let generated = password.is_none();
+    let password = password.unwrap_or_else(|| {
+        let mut random = [0u8; 12];
+        argon2::password_hash::rand_core::RngCore::fill_bytes(
+            &mut argon2::password_hash::rand_core::OsRng,
+            &mut random,
+        );
+        hex::encode(random)
+    });
+    users::create(&db.pool, FIRST_ADMIN, password.clone(), Role::Admin)
+        .await
+        .context("cannot create the first admin")?;
+    audit::record(
+        &db.pool,
+        "system",
+        "user.add",
+        Some("admin (admin)"),
+        Some("first start"),
+        None,
+    )
+    .await;
+    if generated {
+        println!(
+            "\nCreated the first user.\n  user:     {FIRST_ADMIN}\n  password: {password}\n\
+             Log in at {public_url}/login, then choose your own password with\n  \
+             whats91-ops user passwd {FIRST_ADMIN}\nThis password is not shown again.\n"
+        );
+    } else {
+        println!("Created the first user {FIRST_ADMIN} with the password from WHATS91_OPS_ADMIN_PASSWORD.");
+    }
+    Ok(())
+}
+
+/// Name of the account created on first start.
+pub const FIRST_ADMIN: &str = "admin";
 
 /// The process is up.
 async fn healthz() -> &'static str {

@@ -2,6 +2,11 @@ import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { expect, test } from "@playwright/test";
+import { logIn } from "./session";
+
+test.beforeEach(async ({ page }) => {
+  await logIn(page);
+});
 
 const server = process.env.E2E_SERVER ?? "../target/debug/whats91-ops";
 const database = process.env.E2E_DATABASE as string;

@@ -1,4 +1,9 @@
 import { expect, test } from "@playwright/test";
+import { logIn } from "./session";
+
+test.beforeEach(async ({ page }) => {
+  await logIn(page);
+});
 
 const pages = [
   { link: "Overview", path: "/", heading: "Overview" },

@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 
 use crate::{
+    auth::audit,
     config::GlobalArgs,
     store::{
         destinations::{self, DestinationStatus, NewDestination, Secret, DEFAULT_HEADER_KEY},
@@ -65,6 +66,16 @@ pub async fn run(command: DestinationCommand, global: &GlobalArgs) -> anyhow::Re
         DestinationCommand::List => list(&db).await,
         DestinationCommand::SetStatus { slug, status } => {
             let destination = destinations::set_status(&db.pool, &slug, status).await?;
+            let detail = format!("status {}", status.as_str());
+            audit::record(
+                &db.pool,
+                audit::COMMAND_LINE,
+                "destination.set_status",
+                Some(&slug),
+                Some(&detail),
+                None,
+            )
+            .await;
             println!(
                 "{} is now {}",
                 destination.slug,
@@ -89,6 +100,15 @@ async fn add(db: &Database, args: AddArgs) -> anyhow::Result<()> {
         quiet_period_secs: args.quiet_period,
     };
     let destination = destinations::insert(&db.pool, &new).await?;
+    audit::record(
+        &db.pool,
+        audit::COMMAND_LINE,
+        "destination.add",
+        Some(&destination.slug),
+        None,
+        None,
+    )
+    .await;
     println!(
         "registered {} ({}); Whats91 delivers to <public URL>{}",
         destination.slug,

@@ -4,6 +4,8 @@
 pub mod destination;
 pub mod export;
 pub mod reproject;
+pub mod token;
+pub mod user;
 
 use crate::{
     config::{Cli, Command, Settings},
@@ -19,5 +21,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Destination(command)) => destination::run(command, &cli.global).await,
         Some(Command::Export(args)) => export::run(args, &cli.global).await,
         Some(Command::Reproject) => reproject::run(&cli.global).await,
+        Some(Command::User(command)) => user::run(command, &cli.global).await,
+        Some(Command::Token(command)) => token::run(command, &cli.global).await,
     }
 }

@@ -2,9 +2,26 @@
 //! navigation, and the main content area.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::components::{Outlet, A};
 
-use super::PRODUCT_NAME;
+use super::{
+    pages::login::{whoami, Logout},
+    PRODUCT_NAME,
+};
+
+/// Who is logged in, for pages to decide which controls to show.
+#[derive(Clone, Copy)]
+pub struct CurrentCaller(pub Resource<Result<crate::model::Caller, ServerFnError>>);
+
+impl CurrentCaller {
+    /// Whether the caller may act as `role` (false while unknown).
+    pub fn allows(self, role: crate::model::Role) -> bool {
+        self.0
+            .get()
+            .and_then(Result::ok)
+            .is_some_and(|caller| caller.role.allows(role))
+    }
+}
 
 /// Every page of the dashboard, in navigation order.
 const NAV: [(&str, &str); 7] = [
@@ -18,9 +35,14 @@ const NAV: [(&str, &str); 7] = [
 ];
 
 #[component]
-pub fn Layout(children: Children) -> impl IntoView {
+pub fn Layout() -> impl IntoView {
     // On narrow screens the navigation folds behind a button.
     let menu_open = RwSignal::new(false);
+    let me = Resource::new(|| (), |_| whoami());
+    let logout = ServerAction::<Logout>::new();
+    // Pages show only the controls the caller's role may use; the server
+    // checks again on every call.
+    provide_context(CurrentCaller(me));
 
     view! {
         <header class="app-header">
@@ -58,7 +80,19 @@ pub fn Layout(children: Children) -> impl IntoView {
                         .collect_view()}
                 </ul>
             </nav>
+            <div class="session">
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        me.await.ok().map(|me| view! {
+                            <span class="whoami">{me.name}" · "{me.role.as_str()}</span>
+                        })
+                    })}
+                </Suspense>
+                <ActionForm action=logout>
+                    <button type="submit" class="link-button">"Log out"</button>
+                </ActionForm>
+            </div>
         </header>
-        <main class="app-main">{children()}</main>
+        <main class="app-main"><Outlet /></main>
     }
 }

@@ -2,20 +2,20 @@
 //! page under `pages/`. Rendered on the server, hydrated in the browser.
 
 mod components;
-mod layout;
+pub mod layout;
 mod pages;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
+    components::{ParentRoute, Route, Router, Routes},
     path,
 };
 
 use layout::Layout;
 use pages::{
     audit::AuditPage, conversations::ConversationsPage, deliveries::DeliveriesPage,
-    destinations::DestinationsPage, events::EventsPage, not_found::NotFoundPage,
+    destinations::DestinationsPage, events::EventsPage, login::LoginPage, not_found::NotFoundPage,
     overview::OverviewPage, templates::TemplatesPage,
 };
 
@@ -24,6 +24,7 @@ pub const PRODUCT_NAME: &str = "whats91-ops";
 
 /// The document around the app, rendered once per page load on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    set_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -51,18 +52,38 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href=format!("/pkg/{PRODUCT_NAME}.css") />
         <Title formatter=|page: String| format!("{page} · {PRODUCT_NAME}") />
         <Router>
-            <Layout>
-                <Routes fallback=NotFoundPage>
-                    <Route path=path!("/") view=OverviewPage />
-                    <Route path=path!("/events") view=EventsPage />
-                    <Route path=path!("/conversations") view=ConversationsPage />
-                    <Route path=path!("/deliveries") view=DeliveriesPage />
-                    <Route path=path!("/templates") view=TemplatesPage />
-                    <Route path=path!("/destinations") view=DestinationsPage />
-                    <Route path=path!("/audit") view=AuditPage />
-                </Routes>
-            </Layout>
+            <Routes fallback=NotFoundPage>
+                <Route path=path!("/login") view=LoginPage />
+                <ParentRoute path=path!("") view=Layout>
+                    <Route path=path!("") view=OverviewPage />
+                    <Route path=path!("events") view=EventsPage />
+                    <Route path=path!("conversations") view=ConversationsPage />
+                    <Route path=path!("deliveries") view=DeliveriesPage />
+                    <Route path=path!("templates") view=TemplatesPage />
+                    <Route path=path!("destinations") view=DestinationsPage />
+                    <Route path=path!("audit") view=AuditPage />
+                </ParentRoute>
+            </Routes>
         </Router>
+    }
+}
+
+/// A Content-Security-Policy for this page: its own scripts, the inline
+/// hydration scripts carrying this response's nonce, and WebAssembly.
+fn set_content_security_policy() {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        let policy = format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+             style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+             object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        );
+        if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
+            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
+        }
     }
 }
 

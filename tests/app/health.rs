@@ -51,7 +51,13 @@ async fn migrations_apply_to_a_fresh_file_and_create_the_event_log() {
 #[tokio::test]
 async fn pages_are_rendered_on_the_server_with_navigation_to_every_page() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/events")).send().await.unwrap();
+    let response = app
+        .admin()
+        .await
+        .get(app.url("/events"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert!(html.contains("<h1>Events</h1>"), "heading missing: {html}");
@@ -74,7 +80,8 @@ async fn pages_are_rendered_on_the_server_with_navigation_to_every_page() {
 async fn an_unknown_page_answers_404() {
     let app = spawn_app().await;
     let response = app
-        .client
+        .admin()
+        .await
         .get(app.url("/no-such-page"))
         .send()
         .await

@@ -21,6 +21,7 @@ use whats91_ops::{
 pub const SECRET: &str = "whsec_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
 pub const TOKEN: &str = "crm-verification-token";
 pub const WEBHOOK_UID: &str = "wh_abc";
+pub const ADMIN_PASSWORD: &str = "first-admin-password";
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -40,6 +41,9 @@ pub fn test_settings(dir: &TempDir) -> Settings {
         body_limit: 1024 * 1024,
         rejected_log_limit: 1000,
         alerts: Default::default(),
+        session_idle: Duration::from_secs(3600),
+        login_limits: Default::default(),
+        admin_password: Some(ADMIN_PASSWORD.into()),
         shutdown_grace: Duration::from_secs(1),
     }
 }
@@ -240,4 +244,53 @@ pub async fn snapshot(pool: &sqlx::SqlitePool) -> Vec<(String, Vec<String>)> {
         all.push((table.to_owned(), rows));
     }
     all
+}
+
+impl TestApp {
+    /// Creates a staff account and returns its password.
+    pub async fn add_user(&self, name: &str, role: whats91_ops::model::Role) -> String {
+        let password = format!("{name}-password-123");
+        whats91_ops::auth::users::create(&self.state.db.pool, name, password.clone(), role)
+            .await
+            .expect("user created");
+        password
+    }
+
+    /// A client with its own cookie jar, logged in as `name`. Like a
+    /// browser, it names its origin (this server) on every request.
+    pub async fn logged_in(&self, name: &str, password: &str) -> reqwest::Client {
+        let mut origin = reqwest::header::HeaderMap::new();
+        origin.insert("origin", self.url("").parse().unwrap());
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(origin)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let response = self.login(&client, name, password).await;
+        assert!(
+            response.status().is_redirection() || response.status() == 200,
+            "{response:?}"
+        );
+        client
+    }
+
+    pub async fn login(
+        &self,
+        client: &reqwest::Client,
+        name: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        client
+            .post(self.url("/api/login"))
+            .form(&[("username", name), ("password", password), ("next", "/")])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A logged-in admin client, with the first admin's password.
+    pub async fn admin(&self) -> reqwest::Client {
+        self.logged_in("admin", ADMIN_PASSWORD).await
+    }
 }

@@ -316,3 +316,62 @@ async fn reproject_rebuilds_the_projections_from_the_command_line() {
     );
     assert_eq!(crate::helpers::snapshot(&app.state.db.pool).await, before);
 }
+
+#[tokio::test]
+async fn the_first_start_creates_an_admin_and_tells_how_to_log_in_once() {
+    use std::io::{BufRead, BufReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("first.db");
+    let port = free_port();
+    let mut child = Command::new(BINARY)
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .arg("--database")
+        .arg(&database)
+        .env_remove("WHATS91_OPS_ADMIN_PASSWORD")
+        .env("WHATS91_OPS_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = Vec::new();
+    let mut password = None;
+    for line in lines.lines() {
+        let line = line.unwrap();
+        if let Some(value) = line.trim().strip_prefix("password:") {
+            password = Some(value.trim().to_owned());
+        }
+        let ready = line.contains("is ready");
+        printed.push(line);
+        if ready {
+            break;
+        }
+    }
+    let mut server = Server(child);
+    let password = password.unwrap_or_else(|| panic!("no password printed: {printed:?}"));
+    let text = printed.join("\n");
+    assert!(text.contains("user passwd admin"), "{text}");
+
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client
+        .post(format!("http://127.0.0.1:{port}/api/login"))
+        .form(&[("username", "admin"), ("password", password.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(login.headers().contains_key("set-cookie"), "{login:?}");
+
+    // The log file (stderr) never carries the password.
+    server.0.kill().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(!log.contains(&password), "the password reached the log");
+
+    // A second start finds the admin and prints no password.
+    let second = run(&database, &["user", "list"]);
+    assert!(stdout(&second).contains("admin"), "{second:?}");
+}

@@ -18,6 +18,7 @@ pub async fn find_conversations(
         startup::{unexpected, AppState},
     };
 
+    crate::auth::require(crate::model::Role::Viewer)?;
     let state = AppState::from_context()?;
     queries::search_conversations(&state.db.pool, &query, after.as_deref(), 50)
         .await

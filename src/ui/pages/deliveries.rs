@@ -31,6 +31,7 @@ pub async fn find_timelines(
         since,
         until,
     };
+    crate::auth::require(crate::model::Role::Viewer)?;
     let state = AppState::from_context()?;
     match queries::list_timelines(&state.db.pool, &filter, after.as_deref(), 50).await {
         Ok(page) => Ok(page),

@@ -3,7 +3,13 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::ui::components::{Badge, EmptyState, ErrorNotice, Loading, PageHeader, Timestamp};
+use crate::{
+    model::Role,
+    ui::{
+        components::{Badge, EmptyState, ErrorNotice, Loading, PageHeader, Timestamp},
+        layout::CurrentCaller,
+    },
+};
 
 /// One destination as staff see it: never a secret, only whether one is set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +35,7 @@ pub async fn list_destinations() -> Result<Vec<DestinationRow>, ServerFnError> {
     };
 
     const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    crate::auth::require(crate::model::Role::Viewer)?;
     let state = AppState::from_context()?;
     let all = destinations::list(&state.db.pool)
         .await
@@ -61,9 +68,51 @@ pub async fn list_destinations() -> Result<Vec<DestinationRow>, ServerFnError> {
         .collect())
 }
 
+/// Switches a destination ACTIVE or INACTIVE: admins only.
+#[server(endpoint = "set_destination_status")]
+pub async fn set_destination_status(slug: String, active: bool) -> Result<(), ServerFnError> {
+    use crate::{
+        auth::{self, audit, require},
+        model::Role,
+        startup::{unexpected, AppState},
+        store::destinations::{self, DestinationError, DestinationStatus},
+    };
+
+    let caller = require(Role::Admin)?;
+    let state = AppState::from_context()?;
+    let status = if active {
+        DestinationStatus::Active
+    } else {
+        DestinationStatus::Inactive
+    };
+    match destinations::set_status(&state.db.pool, &slug, status).await {
+        Ok(_) => {
+            state.destinations.invalidate(&slug);
+            let detail = format!("status {}", status.as_str());
+            let addr = auth::remote_addr();
+            audit::record(
+                &state.db.pool,
+                &caller.name,
+                "destination.set_status",
+                Some(&slug),
+                Some(&detail),
+                addr.as_deref(),
+            )
+            .await;
+            Ok(())
+        }
+        Err(DestinationError::NotFound(slug)) => Err(ServerFnError::new(format!(
+            "no destination has slug {slug}"
+        ))),
+        Err(error) => Err(unexpected("changing a destination")(error)),
+    }
+}
+
 #[component]
 pub fn DestinationsPage() -> impl IntoView {
-    let destinations = Resource::new(|| (), |_| list_destinations());
+    let toggle = ServerAction::<SetDestinationStatus>::new();
+    let destinations = Resource::new(move || toggle.version().get(), |_| list_destinations());
+    provide_context(toggle);
 
     view! {
         <PageHeader
@@ -122,6 +171,7 @@ fn DestinationCard(row: DestinationRow) -> impl IntoView {
             <header class="destination-header">
                 <h2>{row.name}</h2>
                 <Badge tone label=status />
+                <ToggleButton slug=row.slug.clone() active=row.active />
             </header>
             <dl class="facts">
                 <dt>"Receiver URL"</dt>
@@ -147,5 +197,24 @@ fn DestinationCard(row: DestinationRow) -> impl IntoView {
                 <dd><Badge tone=rejected_tone label=row.rejected_24h.to_string() /></dd>
             </dl>
         </article>
+    }
+}
+
+#[component]
+fn ToggleButton(slug: String, active: bool) -> impl IntoView {
+    let action = expect_context::<ServerAction<SetDestinationStatus>>();
+    let caller = expect_context::<CurrentCaller>();
+    let label = if active { "Switch off" } else { "Switch on" };
+    move || {
+        let slug = slug.clone();
+        caller.allows(Role::Admin).then(move || {
+            view! {
+                <ActionForm action>
+                    <input type="hidden" name="slug" value=slug />
+                    <input type="hidden" name="active" value=(!active).to_string() />
+                    <button type="submit" class="small">{label}</button>
+                </ActionForm>
+            }
+        })
     }
 }

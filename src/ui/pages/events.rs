@@ -26,6 +26,7 @@ pub async fn recent_events() -> Result<Vec<EventRow>, ServerFnError> {
     /// Most recent events shown on the page.
     const RECENT: i64 = 50;
 
+    crate::auth::require(crate::model::Role::Viewer)?;
     let state = AppState::from_context()?;
     let rows = events::latest(&state.db.pool, RECENT)
         .await

@@ -25,6 +25,7 @@ pub async fn overview_summary() -> Result<OverviewStats, ServerFnError> {
     };
 
     const HOUR_MS: i64 = 60 * 60 * 1000;
+    crate::auth::require(crate::model::Role::Viewer)?;
     let state = AppState::from_context()?;
     let now = now_millis();
     let row: (i64, i64, i64, i64, i64, i64, Option<i64>) = sqlx::query_as(

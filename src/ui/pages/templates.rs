@@ -3,8 +3,9 @@
 use leptos::prelude::*;
 
 use crate::{
-    model::{Alert, TemplateSummary},
+    model::{Alert, Role, TemplateSummary},
     ui::components::{status_tone, Badge, EmptyState, ErrorNotice, Loading, PageHeader, Timestamp},
+    ui::layout::CurrentCaller,
 };
 
 #[server]
@@ -14,6 +15,7 @@ pub async fn template_desk() -> Result<(Vec<TemplateSummary>, Vec<Alert>), Serve
         startup::{unexpected, AppState},
     };
 
+    crate::auth::require(crate::model::Role::Viewer)?;
     let state = AppState::from_context()?;
     let board = queries::template_board(&state.db.pool)
         .await
@@ -24,9 +26,43 @@ pub async fn template_desk() -> Result<(Vec<TemplateSummary>, Vec<Alert>), Serve
     Ok((board, open))
 }
 
+/// Acknowledges an alert: operators and admins.
+#[server(endpoint = "acknowledge_alert")]
+pub async fn acknowledge_alert(id: i64) -> Result<(), ServerFnError> {
+    use crate::{
+        auth::{self, audit, require},
+        model::Role,
+        projection::alerts::{self, AckError},
+        startup::{unexpected, AppState},
+    };
+
+    let caller = require(Role::Operator)?;
+    let state = AppState::from_context()?;
+    match alerts::acknowledge(&state.db.pool, id, &caller.name).await {
+        Ok(_) => {
+            let addr = auth::remote_addr();
+            let target = format!("alert {id}");
+            audit::record(
+                &state.db.pool,
+                &caller.name,
+                "alert.acknowledge",
+                Some(&target),
+                None,
+                addr.as_deref(),
+            )
+            .await;
+            Ok(())
+        }
+        Err(AckError::NotFound(id)) => Err(ServerFnError::new(format!("no alert has id {id}"))),
+        Err(error) => Err(unexpected("acknowledging an alert")(error)),
+    }
+}
+
 #[component]
 pub fn TemplatesPage() -> impl IntoView {
-    let desk = Resource::new(|| (), |_| template_desk());
+    let acknowledge = ServerAction::<AcknowledgeAlert>::new();
+    let desk = Resource::new(move || acknowledge.version().get(), |_| template_desk());
+    provide_context(acknowledge);
 
     view! {
         <PageHeader
@@ -66,6 +102,7 @@ fn OpenAlerts(alerts: Vec<Alert>) -> impl IntoView {
                                 <strong>{a.title}</strong>
                                 {a.detail.map(|d| view! { <span class="muted">{d}</span> })}
                                 <Timestamp iso=a.raised_at />
+                                <AcknowledgeButton id=a.id />
                             </li>
                         })
                         .collect_view()}
@@ -111,5 +148,21 @@ fn TemplateBoard(templates: Vec<TemplateSummary>) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+    }
+}
+
+#[component]
+fn AcknowledgeButton(id: i64) -> impl IntoView {
+    let action = expect_context::<ServerAction<AcknowledgeAlert>>();
+    let caller = expect_context::<CurrentCaller>();
+    move || {
+        caller.allows(Role::Operator).then(|| {
+            view! {
+                <ActionForm action>
+                    <input type="hidden" name="id" value=id.to_string() />
+                    <button type="submit" class="small">"Acknowledge"</button>
+                </ActionForm>
+            }
+        })
     }
 }
