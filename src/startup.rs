@@ -22,6 +22,7 @@ use tower_sessions::{
 use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::{
+    api,
     auth::{self, audit, throttle::LoginThrottle, users},
     config::Settings,
     metrics::Metrics,
@@ -176,6 +177,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(webhook::receiver::router())
+        .merge(api::router())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -123,12 +123,9 @@ async fn apply_batch(
     Ok(Some(changes))
 }
 
-/// Rebuilds every projection from the log in one transaction: the result
-/// is the same as the incremental path's. Acknowledgements and the
-/// receiver's own alerts are kept. `progress` is told (applied, newest).
-pub async fn reproject(pool: &SqlitePool, mut progress: impl FnMut(i64, i64)) -> sqlx::Result<i64> {
-    const REBUILD_BATCH: i64 = 1000;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+/// Empties every projection and rewinds the checkpoint to the start of the
+/// log. Acknowledgements and the receiver's own alerts are kept.
+pub async fn clear(conn: &mut SqliteConnection) -> sqlx::Result<()> {
     for statement in [
         "DELETE FROM alerts WHERE origin = 'log'",
         "DELETE FROM template_history",
@@ -140,8 +137,18 @@ pub async fn reproject(pool: &SqlitePool, mut progress: impl FnMut(i64, i64)) ->
         "DELETE FROM conversations",
         "DELETE FROM projector_checkpoints",
     ] {
-        sqlx::query(statement).execute(&mut *tx).await?;
+        sqlx::query(statement).execute(&mut *conn).await?;
     }
+    Ok(())
+}
+
+/// Rebuilds every projection from the log in one transaction: the result
+/// is the same as the incremental path's. Acknowledgements and the
+/// receiver's own alerts are kept. `progress` is told (applied, newest).
+pub async fn reproject(pool: &SqlitePool, mut progress: impl FnMut(i64, i64)) -> sqlx::Result<i64> {
+    const REBUILD_BATCH: i64 = 1000;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    clear(&mut tx).await?;
     let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
         .fetch_one(&mut *tx)
         .await?;

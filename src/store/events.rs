@@ -161,6 +161,54 @@ pub async fn latest(pool: &SqlitePool, limit: i64) -> sqlx::Result<Vec<EventSumm
     .await
 }
 
+/// Filters of the event list; every one optional.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub event_key: Option<String>,
+    pub destination: Option<String>,
+    pub sender_id: Option<String>,
+    /// One of `Flags::NAMES`.
+    pub flag: Option<String>,
+}
+
+/// Events newest first, below `before` (a sequence number), filtered.
+/// `None` when the flag is not one of `Flags::NAMES`.
+pub async fn list(
+    pool: &SqlitePool,
+    filter: &EventFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Option<Vec<EventSummary>>> {
+    let mut query = sqlx::QueryBuilder::new(format!("{SELECT_SUMMARY} {FROM_EVENTS} WHERE 1 = 1"));
+    if let Some(key) = &filter.event_key {
+        query.push(" AND e.event_key = ").push_bind(key.clone());
+    }
+    if let Some(slug) = &filter.destination {
+        query.push(" AND d.slug = ").push_bind(slug.clone());
+    }
+    if let Some(sender) = &filter.sender_id {
+        query.push(" AND e.sender_id = ").push_bind(sender.clone());
+    }
+    if let Some(flag) = &filter.flag {
+        // The column name comes from the fixed list, never from the input.
+        let Some(column) = Flags::NAMES.iter().find(|name| *name == flag) else {
+            return Ok(None);
+        };
+        query.push(format!(" AND e.{column}"));
+    }
+    if let Some(before) = before {
+        query.push(" AND e.seq < ").push_bind(before);
+    }
+    query.push(" ORDER BY e.seq DESC LIMIT ").push_bind(limit);
+    query.build_query_as().fetch_all(pool).await.map(Some)
+}
+
+/// One stored event with its body.
+pub async fn get(pool: &SqlitePool, seq: i64) -> sqlx::Result<Option<StoredEvent>> {
+    let sql = format!("{SELECT_SUMMARY}, e.body {FROM_EVENTS} WHERE e.seq = ?");
+    sqlx::query_as(&sql).bind(seq).fetch_optional(pool).await
+}
+
 pub async fn count(pool: &SqlitePool) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM events")
         .fetch_one(pool)

@@ -87,3 +87,29 @@ pub fn status_tone(status: &str) -> &'static str {
         _ => "neutral",
     }
 }
+
+/// A table in a panel: a caption for screen readers, column headings, and
+/// the rows as children.
+#[component]
+pub fn DataTable(
+    caption: &'static str,
+    headings: &'static [&'static str],
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="panel table-wrap">
+            <table class="table">
+                <caption class="visually-hidden">{caption}</caption>
+                <thead>
+                    <tr>
+                        {headings
+                            .iter()
+                            .map(|heading| view! { <th scope="col">{*heading}</th> })
+                            .collect_view()}
+                    </tr>
+                </thead>
+                <tbody>{children()}</tbody>
+            </table>
+        </div>
+    }
+}

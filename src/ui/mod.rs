@@ -3,7 +3,7 @@
 
 mod components;
 pub mod layout;
-mod pages;
+pub mod pages;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

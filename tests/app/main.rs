@@ -1,6 +1,7 @@
 //! Black-box tests of the server: the real router on a loopback socket and
 //! a fresh SQLite file per test.
 
+mod api;
 mod auth;
 mod health;
 mod helpers;

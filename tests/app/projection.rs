@@ -11,7 +11,7 @@ use whats91_ops::{
     projection::{
         alerts::{self, Thresholds},
         apply::{apply, LogEvent},
-        projector::{reproject, Projector},
+        projector::{clear, reproject, Projector},
         queries,
     },
     store::events::Flags,
@@ -207,11 +207,7 @@ async fn a_projector_interrupted_mid_run_applies_every_event_exactly_once_after_
     app.projected().await;
     let expected = snapshot(&app.state.db.pool).await;
     let pool = app.state.db.pool.clone();
-    sqlx::query("UPDATE projector_checkpoints SET seq = 0")
-        .execute(&pool)
-        .await
-        .unwrap();
-    reproject_to_nothing(&pool).await;
+    clear(&mut pool.acquire().await.unwrap()).await.unwrap();
 
     let (changes, _) = broadcast::channel(16);
     let first = Projector::new(pool.clone(), changes.clone(), 100);
@@ -229,23 +225,6 @@ async fn a_projector_interrupted_mid_run_applies_every_event_exactly_once_after_
         3_000
     );
     assert_same(&expected, &snapshot(&pool).await);
-}
-
-/// Empties the projections (a rebuild of an empty log has the same
-/// effect) so that a hand-driven projector starts from nothing.
-async fn reproject_to_nothing(pool: &sqlx::SqlitePool) {
-    for statement in [
-        "DELETE FROM alerts",
-        "DELETE FROM template_history",
-        "DELETE FROM templates",
-        "DELETE FROM timeline_statuses",
-        "DELETE FROM timelines",
-        "INSERT INTO message_search (message_search) VALUES ('delete-all')",
-        "DELETE FROM messages",
-        "DELETE FROM conversations",
-    ] {
-        sqlx::query(statement).execute(pool).await.unwrap();
-    }
 }
 
 #[tokio::test]

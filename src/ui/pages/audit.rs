@@ -5,7 +5,7 @@ use leptos_router::{components::Form, hooks::use_query_map};
 
 use crate::{
     model::AuditEntry,
-    ui::components::{EmptyState, ErrorNotice, Loading, PageHeader, Timestamp},
+    ui::components::{DataTable, EmptyState, ErrorNotice, Loading, PageHeader, Timestamp},
 };
 
 #[server(endpoint = "audit_entries")]
@@ -57,35 +57,20 @@ pub fn AuditPage() -> impl IntoView {
 #[component]
 fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
     view! {
-        <div class="panel table-wrap">
-            <table class="table">
-                <caption class="visually-hidden">"Audit log"</caption>
-                <thead>
+        <DataTable caption="Audit log" headings=&["When", "Who", "Action", "Target", "Detail", "From"]>
+            {entries
+                .into_iter()
+                .map(|e| view! {
                     <tr>
-                        <th scope="col">"When"</th>
-                        <th scope="col">"Who"</th>
-                        <th scope="col">"Action"</th>
-                        <th scope="col">"Target"</th>
-                        <th scope="col">"Detail"</th>
-                        <th scope="col">"From"</th>
+                        <td><Timestamp iso=e.at /></td>
+                        <td>{e.actor}</td>
+                        <td><code>{e.action}</code></td>
+                        <td>{e.target.unwrap_or_default()}</td>
+                        <td>{e.detail.unwrap_or_default()}</td>
+                        <td>{e.remote_addr.unwrap_or_default()}</td>
                     </tr>
-                </thead>
-                <tbody>
-                    {entries
-                        .into_iter()
-                        .map(|e| view! {
-                            <tr>
-                                <td><Timestamp iso=e.at /></td>
-                                <td>{e.actor}</td>
-                                <td><code>{e.action}</code></td>
-                                <td>{e.target.unwrap_or_default()}</td>
-                                <td>{e.detail.unwrap_or_default()}</td>
-                                <td>{e.remote_addr.unwrap_or_default()}</td>
-                            </tr>
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                })
+                .collect_view()}
+        </DataTable>
     }
 }

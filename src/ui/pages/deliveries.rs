@@ -5,7 +5,9 @@ use leptos_router::{components::Form, hooks::use_query_map};
 
 use crate::{
     model::{Page, TimelineFilter, TimelineSummary},
-    ui::components::{status_tone, Badge, EmptyState, ErrorNotice, Loading, PageHeader, Timestamp},
+    ui::components::{
+        status_tone, Badge, DataTable, EmptyState, ErrorNotice, Loading, PageHeader, Timestamp,
+    },
 };
 
 /// The filter travels as separate fields: a nested struct with every field
@@ -96,41 +98,27 @@ pub fn DeliveriesPage() -> impl IntoView {
 #[component]
 fn TimelineTable(items: Vec<TimelineSummary>) -> impl IntoView {
     view! {
-        <div class="panel table-wrap">
-            <table class="table">
-                <caption class="visually-hidden">"Delivery timelines"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Message"</th>
-                        <th scope="col">"Recipient"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Error"</th>
-                        <th scope="col">"Updated"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {items
-                        .into_iter()
-                        .map(|t| {
-                            let tone = status_tone(&t.status);
-                            let error = match (t.error_code, t.error_message) {
-                                (Some(code), Some(message)) => format!("{code}: {message}"),
-                                (Some(code), None) => code,
-                                _ => String::new(),
-                            };
-                            view! {
-                                <tr>
-                                    <td><code>{t.message_id}</code></td>
-                                    <td>{t.recipient}</td>
-                                    <td><Badge tone label=t.status /></td>
-                                    <td>{error}</td>
-                                    <td><Timestamp iso=t.updated_at /></td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable caption="Delivery timelines" headings=&["Message", "Recipient", "Status", "Error", "Updated"]>
+            {items
+                .into_iter()
+                .map(|t| {
+                    let tone = status_tone(&t.status);
+                    let error = match (t.error_code, t.error_message) {
+                        (Some(code), Some(message)) => format!("{code}: {message}"),
+                        (Some(code), None) => code,
+                        _ => String::new(),
+                    };
+                    view! {
+                        <tr>
+                            <td><code>{t.message_id}</code></td>
+                            <td>{t.recipient}</td>
+                            <td><Badge tone label=t.status /></td>
+                            <td>{error}</td>
+                            <td><Timestamp iso=t.updated_at /></td>
+                        </tr>
+                    }
+                })
+                .collect_view()}
+        </DataTable>
     }
 }

@@ -27,45 +27,55 @@ pub struct DestinationRow {
     pub rejected_24h: i64,
 }
 
-#[server]
-pub async fn list_destinations() -> Result<Vec<DestinationRow>, ServerFnError> {
+/// What the page and the JSON API show of destinations.
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use super::DestinationRow;
     use crate::{
-        startup::{unexpected, AppState},
+        startup::AppState,
         store::{destinations, format_millis, now_millis},
     };
 
-    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    /// Every destination with its last day of traffic; never a secret.
+    pub async fn destination_rows(state: &AppState) -> sqlx::Result<Vec<DestinationRow>> {
+        const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+        let all = destinations::list(&state.db.pool).await?;
+        let activity = destinations::activity(&state.db.pool, now_millis() - DAY_MS).await?;
+        Ok(all
+            .into_iter()
+            .map(|d| {
+                let recent = activity
+                    .iter()
+                    .find(|a| a.destination_id == d.id)
+                    .cloned()
+                    .unwrap_or_default();
+                DestinationRow {
+                    receiver_url: state.settings.public_url.join(&d.receiver_path()),
+                    active: d.status == destinations::DestinationStatus::Active,
+                    has_signing_secret: d.signing_secret.is_some(),
+                    has_verification_token: d.verification_token.is_some(),
+                    last_delivery_at: recent.last_delivery_at.map(format_millis),
+                    deliveries_24h: recent.deliveries,
+                    rejected_24h: recent.rejected,
+                    slug: d.slug,
+                    name: d.name,
+                    events: d.events,
+                    webhook_uid: d.webhook_uid,
+                }
+            })
+            .collect())
+    }
+}
+
+#[server]
+pub async fn list_destinations() -> Result<Vec<DestinationRow>, ServerFnError> {
+    use crate::startup::{unexpected, AppState};
+
     crate::auth::require(crate::model::Role::Viewer)?;
     let state = AppState::from_context()?;
-    let all = destinations::list(&state.db.pool)
+    ssr::destination_rows(&state)
         .await
-        .map_err(unexpected("reading destinations"))?;
-    let activity = destinations::activity(&state.db.pool, now_millis() - DAY_MS)
-        .await
-        .map_err(unexpected("reading destination activity"))?;
-    Ok(all
-        .into_iter()
-        .map(|d| {
-            let recent = activity
-                .iter()
-                .find(|a| a.destination_id == d.id)
-                .cloned()
-                .unwrap_or_default();
-            DestinationRow {
-                receiver_url: state.settings.public_url.join(&d.receiver_path()),
-                active: d.status == destinations::DestinationStatus::Active,
-                has_signing_secret: d.signing_secret.is_some(),
-                has_verification_token: d.verification_token.is_some(),
-                last_delivery_at: recent.last_delivery_at.map(format_millis),
-                deliveries_24h: recent.deliveries,
-                rejected_24h: recent.rejected,
-                slug: d.slug,
-                name: d.name,
-                events: d.events,
-                webhook_uid: d.webhook_uid,
-            }
-        })
-        .collect())
+        .map_err(unexpected("reading destinations"))
 }
 
 /// Switches a destination ACTIVE or INACTIVE: admins only.

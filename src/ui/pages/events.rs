@@ -3,7 +3,9 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::ui::components::{Badge, EmptyState, ErrorNotice, Loading, PageHeader, Timestamp};
+use crate::ui::components::{
+    Badge, DataTable, EmptyState, ErrorNotice, Loading, PageHeader, Timestamp,
+};
 
 /// One row of the event list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,24 +74,9 @@ pub fn EventsPage() -> impl IntoView {
 #[component]
 fn EventTable(rows: Vec<EventRow>) -> impl IntoView {
     view! {
-        <div class="panel table-wrap">
-            <table class="table">
-                <caption class="visually-hidden">"Most recent events"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"#"</th>
-                        <th scope="col">"Received"</th>
-                        <th scope="col">"Destination"</th>
-                        <th scope="col">"Event"</th>
-                        <th scope="col">"Flags"</th>
-                        <th scope="col" class="numeric">"Deliveries"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {rows.into_iter().map(|row| view! { <EventLine row /> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable caption="Most recent events" headings=&["#", "Received", "Destination", "Event", "Flags", "Deliveries"]>
+            {rows.into_iter().map(|row| view! { <EventLine row /> }).collect_view()}
+        </DataTable>
     }
 }
 

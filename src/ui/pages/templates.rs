@@ -4,7 +4,9 @@ use leptos::prelude::*;
 
 use crate::{
     model::{Alert, Role, TemplateSummary},
-    ui::components::{status_tone, Badge, EmptyState, ErrorNotice, Loading, PageHeader, Timestamp},
+    ui::components::{
+        status_tone, Badge, DataTable, EmptyState, ErrorNotice, Loading, PageHeader, Timestamp,
+    },
     ui::layout::CurrentCaller,
 };
 
@@ -115,39 +117,24 @@ fn OpenAlerts(alerts: Vec<Alert>) -> impl IntoView {
 #[component]
 fn TemplateBoard(templates: Vec<TemplateSummary>) -> impl IntoView {
     view! {
-        <div class="panel table-wrap">
-            <table class="table">
-                <caption class="visually-hidden">"Templates"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Template"</th>
-                        <th scope="col">"Language"</th>
-                        <th scope="col">"Category"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Reason"</th>
-                        <th scope="col">"Updated"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {templates
-                        .into_iter()
-                        .map(|t| {
-                            let tone = status_tone(&t.status);
-                            view! {
-                                <tr>
-                                    <td><code>{t.name}</code></td>
-                                    <td>{t.language}</td>
-                                    <td>{t.category.unwrap_or_default()}</td>
-                                    <td><Badge tone label=t.status /></td>
-                                    <td>{t.reason.unwrap_or_default()}</td>
-                                    <td><Timestamp iso=t.updated_at /></td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable caption="Templates" headings=&["Template", "Language", "Category", "Status", "Reason", "Updated"]>
+            {templates
+                .into_iter()
+                .map(|t| {
+                    let tone = status_tone(&t.status);
+                    view! {
+                        <tr>
+                            <td><code>{t.name}</code></td>
+                            <td>{t.language}</td>
+                            <td>{t.category.unwrap_or_default()}</td>
+                            <td><Badge tone label=t.status /></td>
+                            <td>{t.reason.unwrap_or_default()}</td>
+                            <td><Timestamp iso=t.updated_at /></td>
+                        </tr>
+                    }
+                })
+                .collect_view()}
+        </DataTable>
     }
 }
 
