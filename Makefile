@@ -9,6 +9,12 @@ NAME  := whats91-ops
 CRATE := whats91_ops
 WASM  := wasm32-unknown-unknown
 
+# A one-off build (CI) gains nothing from incremental state, which runs to
+# many gigabytes for this crate.
+ifdef CI
+export CARGO_INCREMENTAL := 0
+endif
+
 # Leptos reads the bundle name at compile time (also set in .cargo/config.toml).
 export LEPTOS_OUTPUT_NAME := $(NAME)
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/end2end/node_modules/.bin:$(PATH)

@@ -25,6 +25,7 @@ use crate::{
     api,
     auth::{self, audit, throttle::LoginThrottle, users},
     config::Settings,
+    live,
     metrics::Metrics,
     model::Role,
     projection::{alerts, apply::Changes, projector::Projector},
@@ -178,6 +179,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(webhook::receiver::router())
         .merge(api::router())
+        .merge(live::router())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod health;
 mod helpers;
+mod live;
 mod process;
 mod projection;
 mod receiver;
