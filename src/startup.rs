@@ -28,7 +28,7 @@ use crate::{
     live,
     metrics::Metrics,
     model::Role,
-    projection::{alerts, apply::Changes, projector::Projector},
+    projection::{alerts, apply::Changes},
     store::{
         destinations::DestinationCache,
         events::EventNotice,
@@ -46,10 +46,6 @@ const NOTICE_BUFFER: usize = 4096;
 /// How long the receiver trusts its in-memory copy of a destination; a
 /// change made from the command line shows within this time.
 const DESTINATION_TTL: Duration = Duration::from_secs(1);
-
-/// Events per projector transaction: small enough that the receiver never
-/// waits long for the write lock.
-const PROJECTOR_BATCH: i64 = 200;
 
 /// What every handler and server function can reach.
 #[derive(Clone, Debug)]
@@ -87,9 +83,15 @@ impl AppState {
         let config = WriterConfig {
             rejected_log_limit: settings.rejected_log_limit,
         };
-        let (writer, _task) =
-            EventWriter::start(&settings.database, config, notices.clone(), metrics.clone())
-                .await?;
+        let (changes, _) = broadcast::channel(NOTICE_BUFFER);
+        let (writer, _task) = EventWriter::start(
+            &settings.database,
+            config,
+            notices.clone(),
+            changes.clone(),
+            metrics.clone(),
+        )
+        .await?;
         let session_store = SqliteStore::new(db.pool.clone());
         session_store
             .migrate()
@@ -102,9 +104,6 @@ impl AppState {
         );
         ensure_first_admin(&db, settings.admin_password.clone(), &settings.public_url).await?;
         let login_throttle = Arc::new(LoginThrottle::new(settings.login_limits));
-        let (changes, _) = broadcast::channel(NOTICE_BUFFER);
-        let projector = Projector::new(db.pool.clone(), changes.clone(), PROJECTOR_BATCH);
-        tokio::spawn(projector.run(notices.subscribe()));
         tokio::spawn(alerts::monitor(
             db.pool.clone(),
             settings.alerts,

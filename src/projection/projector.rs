@@ -1,12 +1,16 @@
 //! The projector: reads the log past its checkpoint, in sequence order,
 //! and applies it in batches. Each batch and the checkpoint move together in
 //! one transaction, so a crash can neither skip an event nor apply one twice.
+//!
+//! In the server, [`step`] runs on the event writer's own connection
+//! whenever no delivery is waiting (see `store::writer`): projection never
+//! holds the write lock while a delivery waits for its commit. [`Projector`]
+//! drives the same steps over a pool, for tools and tests.
 
-use sqlx::{SqliteConnection, SqlitePool};
-use tokio::sync::broadcast::{self, error::RecvError};
+use sqlx::{Connection, SqliteConnection, SqlitePool};
+use tokio::sync::broadcast;
 
 use super::apply::{apply, Changes, LogEvent};
-use crate::store::events::EventNotice;
 
 /// The checkpoint row of the projections.
 const CHECKPOINT: &str = "projections";
@@ -36,22 +40,8 @@ impl Projector {
 
     /// Applies the next batch past the checkpoint; `None` once caught up.
     pub async fn step(&self) -> sqlx::Result<Option<Changes>> {
-        let (checkpoint, newest): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM projector_checkpoints WHERE name = ?),
-                    (SELECT MAX(seq) FROM events)",
-        )
-        .bind(CHECKPOINT)
-        .fetch_one(&self.pool)
-        .await?;
-        if newest.is_none_or(|newest| newest <= checkpoint) {
-            return Ok(None);
-        }
-        // IMMEDIATE: the transaction reads before it writes, and must not
-        // lose its snapshot to the receiver committing in between.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let after = read_checkpoint(&mut tx).await?;
-        let changes = apply_batch(&mut tx, after, self.batch).await?;
-        tx.commit().await?;
+        let mut conn = self.pool.acquire().await?;
+        let changes = step(&mut conn, self.batch).await?;
         if let Some(changes) = &changes {
             // Nobody listening is fine; the pages read the projections.
             let _ = self.changes.send(changes.clone());
@@ -64,24 +54,28 @@ impl Projector {
         while self.step().await?.is_some() {}
         Ok(())
     }
+}
 
-    /// Catches up at start, then after every notice of new events, until
-    /// the notices end (the server is stopping).
-    pub async fn run(self, mut notices: broadcast::Receiver<EventNotice>) {
-        loop {
-            if let Err(error) = self.catch_up().await {
-                tracing::error!(%error, "projection failed; retrying");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                continue;
-            }
-            match notices.recv().await {
-                // A notice, or many missed: either way the log says what to do.
-                Ok(_) | Err(RecvError::Lagged(_)) => while notices.try_recv().is_ok() {},
-                Err(RecvError::Closed) => break,
-            }
-        }
-        tracing::debug!("projector stopped");
+/// Applies up to `batch` events past the checkpoint on `conn`, in one
+/// transaction with the checkpoint; `None` once caught up.
+pub async fn step(conn: &mut SqliteConnection, batch: i64) -> sqlx::Result<Option<Changes>> {
+    let (checkpoint, newest): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT (SELECT COALESCE(MAX(seq), 0) FROM projector_checkpoints WHERE name = ?),
+                (SELECT MAX(seq) FROM events)",
+    )
+    .bind(CHECKPOINT)
+    .fetch_one(&mut *conn)
+    .await?;
+    if newest.is_none_or(|newest| newest <= checkpoint) {
+        return Ok(None);
     }
+    // IMMEDIATE: the transaction reads before it writes, and must not lose
+    // its snapshot to another writer committing in between.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let after = read_checkpoint(&mut tx).await?;
+    let changes = apply_batch(&mut tx, after, batch).await?;
+    tx.commit().await?;
+    Ok(changes)
 }
 
 async fn read_checkpoint(conn: &mut SqliteConnection) -> sqlx::Result<i64> {

@@ -6,7 +6,12 @@
 //! only then answers each handler. A handler therefore acknowledges a
 //! delivery only once it is on disk, and concurrency costs no extra fsyncs.
 
-use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use sqlx::{Connection, SqliteConnection};
@@ -16,7 +21,18 @@ use super::{
     connect_options,
     events::{Appended, EventNotice, NewEvent, RejectedAttempt},
 };
-use crate::metrics::Metrics;
+use crate::{
+    metrics::Metrics,
+    projection::{apply::Changes, projector},
+};
+
+/// Events per projection step: small, so that a delivery arriving during a
+/// step waits only briefly.
+const PROJECTION_STEP: i64 = 50;
+/// Deliveries count as flowing when the last commit is this recent.
+const QUIET: Duration = Duration::from_millis(2);
+/// While deliveries flow, projection gets one step per this much time.
+const PROJECTION_PAUSE: Duration = Duration::from_millis(20);
 
 /// Most jobs committed at once: 256 rows of 15 parameters stay far below
 /// SQLite's limit on bound parameters in one statement.
@@ -69,6 +85,7 @@ impl EventWriter {
         database: &Path,
         config: WriterConfig,
         notices: broadcast::Sender<EventNotice>,
+        changes: broadcast::Sender<Changes>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<(Self, tokio::task::JoinHandle<()>)> {
         // The writer never checkpoints itself: copying the WAL into the
@@ -89,6 +106,7 @@ impl EventWriter {
             notices,
             metrics,
             wake_checkpointer,
+            changes,
         };
         let handle = tokio::spawn(task.run(queue));
         Ok((Self { jobs }, handle))
@@ -122,30 +140,90 @@ struct Writer {
     /// Told after every commit; a full channel means a checkpoint is
     /// already due.
     wake_checkpointer: mpsc::Sender<()>,
+    /// What each projection step changed.
+    changes: broadcast::Sender<Changes>,
 }
 
 impl Writer {
+    /// Commits deliveries as they come, and projects the log when no
+    /// delivery is waiting. While deliveries keep arriving, projection gets
+    /// one small step per `PROJECTION_PAUSE`, so that ingest keeps most of
+    /// the writer and projection still never stalls; once traffic pauses,
+    /// it catches up step after step.
     async fn run(mut self, mut queue: mpsc::Receiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            self.commit_batch(&mut batch).await;
+        // Catch up on start.
+        let mut behind = true;
+        let mut last_commit = Instant::now() - QUIET;
+        let mut last_step = Instant::now() - PROJECTION_PAUSE;
+        loop {
+            if behind {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        let flowing = last_commit.elapsed() < QUIET;
+                        if flowing && last_step.elapsed() < PROJECTION_PAUSE {
+                            match tokio::time::timeout(QUIET, queue.recv()).await {
+                                Ok(Some(job)) => batch.push(job),
+                                Ok(None) => break,
+                                Err(_) => continue,
+                            }
+                        } else {
+                            behind = self.project_step().await;
+                            last_step = Instant::now();
+                            continue;
+                        }
+                    }
+                }
+            } else if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                break;
+            }
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            behind |= self.commit_batch(&mut batch).await;
+            last_commit = Instant::now();
         }
         tracing::debug!("event writer stopped");
     }
 
-    async fn commit_batch(&mut self, batch: &mut Vec<Job>) {
+    /// Applies one projection batch; returns whether more may be waiting.
+    async fn project_step(&mut self) -> bool {
+        match projector::step(&mut self.conn, PROJECTION_STEP).await {
+            Ok(Some(changes)) => {
+                let _ = self.changes.send(changes);
+                true
+            }
+            Ok(None) => false,
+            Err(error) => {
+                // Retried after the next commit; the log keeps everything.
+                tracing::error!(%error, "projection step failed");
+                false
+            }
+        }
+    }
+
+    /// Commits and answers a batch; returns whether new events were logged.
+    async fn commit_batch(&mut self, batch: &mut Vec<Job>) -> bool {
         let started = std::time::Instant::now();
         let committed = commit(&mut self.conn, batch, self.config.rejected_log_limit).await;
         self.metrics.observe_commit(batch.len(), started.elapsed());
         match committed {
             Ok(results) => {
                 let _ = self.wake_checkpointer.try_send(());
+                let mut logged = false;
                 for (job, appended) in batch.drain(..).zip(results) {
                     if let (Job::Append(event, reply), Some(appended)) = (job, appended) {
+                        logged |= !appended.duplicate;
                         self.publish(&event, appended);
                         let _ = reply.send(Ok(appended));
                     }
                 }
+                logged
             }
             Err(error) => {
                 self.metrics.count_commit_failure();
@@ -155,6 +233,7 @@ impl Writer {
                         let _ = reply.send(Err(CommitError::Failed));
                     }
                 }
+                false
             }
         }
     }
