@@ -27,10 +27,13 @@ use crate::{
     config::Settings,
     live,
     metrics::Metrics,
-    model::Role,
-    projection::{alerts, apply::Changes},
+    model::{Caller, Role},
+    projection::{
+        alerts::{self, AckError},
+        apply::Changes,
+    },
     store::{
-        destinations::DestinationCache,
+        destinations::{self, DestinationCache, DestinationError, DestinationStatus},
         events::EventNotice,
         writer::{EventWriter, WriterConfig},
         Database,
@@ -136,6 +139,55 @@ impl AppState {
     /// server. An error rather than a panic when it is missing.
     pub fn from_context() -> Result<Self, ServerFnError> {
         use_context::<Self>().ok_or_else(|| ServerFnError::new("application state is missing"))
+    }
+}
+
+/// Staff actions shared by the pages and the JSON API: one implementation,
+/// audited in one place.
+impl AppState {
+    /// Acknowledges an alert for `caller`; returns whether this call
+    /// recorded it (a second acknowledgement keeps the first).
+    pub async fn acknowledge_alert(
+        &self,
+        id: i64,
+        caller: &Caller,
+        from: Option<&str>,
+    ) -> Result<bool, AckError> {
+        let recorded = alerts::acknowledge(&self.db.pool, id, &caller.name).await?;
+        let target = format!("alert {id}");
+        audit::record(
+            &self.db.pool,
+            &caller.name,
+            "alert.acknowledge",
+            Some(&target),
+            None,
+            from,
+        )
+        .await;
+        Ok(recorded)
+    }
+
+    /// Switches a destination on or off here; the receiver sees it at once.
+    pub async fn set_destination_status(
+        &self,
+        slug: &str,
+        status: DestinationStatus,
+        caller: &Caller,
+        from: Option<&str>,
+    ) -> Result<(), DestinationError> {
+        destinations::set_status(&self.db.pool, slug, status).await?;
+        self.destinations.invalidate(slug);
+        let detail = format!("status {}", status.as_str());
+        audit::record(
+            &self.db.pool,
+            &caller.name,
+            "destination.set_status",
+            Some(slug),
+            Some(&detail),
+            from,
+        )
+        .await;
+        Ok(())
     }
 }
 

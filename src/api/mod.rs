@@ -17,17 +17,15 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::{
-    auth::audit,
     model::{Caller, Page, Role, TimelineFilter},
     projection::{
-        alerts::{self, AckError},
+        alerts::AckError,
         queries::{self, QueryError},
     },
     startup::AppState,
     store::{
-        destinations::{self, DestinationError, DestinationStatus},
+        destinations::{DestinationError, DestinationStatus},
         events::{self, EventFilter, EventSummary},
-        format_millis,
     },
     ui::pages::destinations::ssr::destination_rows,
 };
@@ -118,21 +116,6 @@ pub struct EventQuery {
     flag: Option<String>,
 }
 
-fn event_json(event: &EventSummary) -> Value {
-    json!({
-        "seq": event.seq,
-        "receivedAt": format_millis(event.received_at),
-        "destination": event.destination_slug,
-        "event": event.event_key,
-        "webhookUid": event.webhook_uid,
-        "senderId": event.sender_id,
-        "flags": event.flags().names(),
-        "deliveryCount": event.delivery_count,
-        "signatureChecked": event.signature_checked,
-        "tokenChecked": event.token_checked,
-    })
-}
-
 async fn list_events(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -157,7 +140,7 @@ async fn list_events(
         .then(|| items.last().map(|e| e.seq.to_string()))
         .flatten();
     Ok(Json(Page {
-        items: items.into_iter().map(event_json).collect(),
+        items: items.into_iter().map(EventSummary::to_json).collect(),
         next,
     }))
 }
@@ -171,7 +154,7 @@ async fn one_event(
     let stored = events::get(&state.db.pool, seq)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let mut event = event_json(&stored.summary);
+    let mut event = stored.summary.to_json();
     // The raw body as it arrived: parsed JSON when it is JSON, otherwise
     // text, otherwise base64.
     match serde_json::from_slice::<Value>(&stored.body) {
@@ -298,21 +281,11 @@ async fn acknowledge(
     Path(id): Path<i64>,
 ) -> ApiResult<Value> {
     allow(&caller, Role::Operator)?;
-    let recorded = match alerts::acknowledge(&state.db.pool, id, &caller.name).await {
+    let recorded = match state.acknowledge_alert(id, &caller, None).await {
         Ok(recorded) => recorded,
         Err(AckError::NotFound(_)) => return Err(ApiError::NotFound),
         Err(AckError::Database(error)) => return Err(error.into()),
     };
-    let target = format!("alert {id}");
-    audit::record(
-        &state.db.pool,
-        &caller.name,
-        "alert.acknowledge",
-        Some(&target),
-        None,
-        None,
-    )
-    .await;
     Ok(Json(
         json!({ "acknowledged": true, "recordedNow": recorded }),
     ))
@@ -338,22 +311,14 @@ async fn set_status(
     Json(body): Json<StatusBody>,
 ) -> ApiResult<Value> {
     allow(&caller, Role::Admin)?;
-    match destinations::set_status(&state.db.pool, &slug, body.status).await {
-        Ok(_) => {}
+    match state
+        .set_destination_status(&slug, body.status, &caller, None)
+        .await
+    {
+        Ok(()) => {}
         Err(DestinationError::NotFound(_)) => return Err(ApiError::NotFound),
         Err(error) => return Err(ApiError::Unexpected(error.to_string())),
     }
-    state.destinations.invalidate(&slug);
-    let detail = format!("status {}", body.status.as_str());
-    audit::record(
-        &state.db.pool,
-        &caller.name,
-        "destination.set_status",
-        Some(&slug),
-        Some(&detail),
-        None,
-    )
-    .await;
     Ok(Json(
         json!({ "slug": slug, "status": body.status.as_str() }),
     ))

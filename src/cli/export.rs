@@ -6,13 +6,13 @@ use std::io::Write;
 
 use base64::Engine;
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::{
     config::GlobalArgs,
     store::{
         events::{self, StoredEvent},
-        format_millis, Database,
+        Database,
     },
 };
 
@@ -46,19 +46,7 @@ pub async fn run(args: ExportArgs, global: &GlobalArgs) -> anyhow::Result<()> {
 
 /// One exported event.
 pub fn export_line(stored: &StoredEvent) -> Value {
-    let event = &stored.summary;
-    let mut line = json!({
-        "seq": event.seq,
-        "receivedAt": format_millis(event.received_at),
-        "destination": event.destination_slug,
-        "event": event.event_key,
-        "webhookUid": event.webhook_uid,
-        "senderId": event.sender_id,
-        "flags": event.flags().names(),
-        "deliveryCount": event.delivery_count,
-        "signatureChecked": event.signature_checked,
-        "tokenChecked": event.token_checked,
-    });
+    let mut line = stored.summary.to_json();
     match std::str::from_utf8(&stored.body) {
         Ok(text) => line["body"] = Value::from(text),
         Err(_) => {

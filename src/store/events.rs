@@ -107,6 +107,23 @@ pub struct EventSummary {
 }
 
 impl EventSummary {
+    /// The event as JSON, without its body: one shape for the API and the
+    /// NDJSON export.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "seq": self.seq,
+            "receivedAt": super::format_millis(self.received_at),
+            "destination": self.destination_slug,
+            "event": self.event_key,
+            "webhookUid": self.webhook_uid,
+            "senderId": self.sender_id,
+            "flags": self.flags().names(),
+            "deliveryCount": self.delivery_count,
+            "signatureChecked": self.signature_checked,
+            "tokenChecked": self.token_checked,
+        })
+    }
+
     pub fn flags(&self) -> Flags {
         Flags {
             malformed: self.malformed,

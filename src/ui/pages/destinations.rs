@@ -82,10 +82,10 @@ pub async fn list_destinations() -> Result<Vec<DestinationRow>, ServerFnError> {
 #[server(endpoint = "set_destination_status")]
 pub async fn set_destination_status(slug: String, active: bool) -> Result<(), ServerFnError> {
     use crate::{
-        auth::{self, audit, require},
+        auth::{self, require},
         model::Role,
         startup::{unexpected, AppState},
-        store::destinations::{self, DestinationError, DestinationStatus},
+        store::destinations::{DestinationError, DestinationStatus},
     };
 
     let caller = require(Role::Admin)?;
@@ -95,22 +95,12 @@ pub async fn set_destination_status(slug: String, active: bool) -> Result<(), Se
     } else {
         DestinationStatus::Inactive
     };
-    match destinations::set_status(&state.db.pool, &slug, status).await {
-        Ok(_) => {
-            state.destinations.invalidate(&slug);
-            let detail = format!("status {}", status.as_str());
-            let addr = auth::remote_addr();
-            audit::record(
-                &state.db.pool,
-                &caller.name,
-                "destination.set_status",
-                Some(&slug),
-                Some(&detail),
-                addr.as_deref(),
-            )
-            .await;
-            Ok(())
-        }
+    let from = auth::remote_addr();
+    match state
+        .set_destination_status(&slug, status, &caller, from.as_deref())
+        .await
+    {
+        Ok(()) => Ok(()),
         Err(DestinationError::NotFound(slug)) => Err(ServerFnError::new(format!(
             "no destination has slug {slug}"
         ))),

@@ -32,29 +32,17 @@ pub async fn template_desk() -> Result<(Vec<TemplateSummary>, Vec<Alert>), Serve
 #[server(endpoint = "acknowledge_alert")]
 pub async fn acknowledge_alert(id: i64) -> Result<(), ServerFnError> {
     use crate::{
-        auth::{self, audit, require},
+        auth::{self, require},
         model::Role,
-        projection::alerts::{self, AckError},
+        projection::alerts::AckError,
         startup::{unexpected, AppState},
     };
 
     let caller = require(Role::Operator)?;
     let state = AppState::from_context()?;
-    match alerts::acknowledge(&state.db.pool, id, &caller.name).await {
-        Ok(_) => {
-            let addr = auth::remote_addr();
-            let target = format!("alert {id}");
-            audit::record(
-                &state.db.pool,
-                &caller.name,
-                "alert.acknowledge",
-                Some(&target),
-                None,
-                addr.as_deref(),
-            )
-            .await;
-            Ok(())
-        }
+    let from = auth::remote_addr();
+    match state.acknowledge_alert(id, &caller, from.as_deref()).await {
+        Ok(_) => Ok(()),
         Err(AckError::NotFound(id)) => Err(ServerFnError::new(format!("no alert has id {id}"))),
         Err(error) => Err(unexpected("acknowledging an alert")(error)),
     }
