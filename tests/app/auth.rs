@@ -162,23 +162,10 @@ async fn wrong_passwords_and_disabled_users_get_one_generic_refusal() {
 
     // A session of a user who is then disabled stops working.
     let session = app.logged_in("otto", &password).await;
-    assert_eq!(
-        session
-            .get(app.url("/events"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_of(&session, "/events").await, 200);
     users::disable(&app.state.db.pool, "otto").await.unwrap();
     assert_eq!(
-        session
-            .get(app.url("/events"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status_of(&session, "/events").await,
         StatusCode::SEE_OTHER
     );
     let again = app.login(&reqwest::Client::new(), "otto", &password).await;
@@ -188,15 +175,7 @@ async fn wrong_passwords_and_disabled_users_get_one_generic_refusal() {
         .scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failed'")
         .await;
     assert_eq!(failures, 3);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("reason=\"login_failed\"} 3"), "{metrics}");
 }
 
@@ -266,23 +245,10 @@ async fn login_issues_a_new_session_id_and_logout_ends_it() {
 async fn an_idle_session_expires() {
     let app = spawn_app_with(|s| s.session_idle = Duration::from_secs(1)).await;
     let client = app.admin().await;
-    assert_eq!(
-        client
-            .get(app.url("/events"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status_of(&client, "/events").await, 200);
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(
-        client
-            .get(app.url("/events"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status_of(&client, "/events").await,
         StatusCode::SEE_OTHER
     );
 }

@@ -294,3 +294,16 @@ impl TestApp {
         self.logged_in("admin", ADMIN_PASSWORD).await
     }
 }
+
+impl TestApp {
+    /// The Prometheus text at `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
+    /// The status `client` gets for `GET path`.
+    pub async fn status_of(&self, client: &reqwest::Client, path: &str) -> reqwest::StatusCode {
+        client.get(self.url(path)).send().await.unwrap().status()
+    }
+}

@@ -460,15 +460,7 @@ async fn metrics_count_accepted_duplicate_and_refused_deliveries() {
         .send()
         .await
         .unwrap();
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains("whats91_deliveries_accepted_total 1\n"),
         "{text}"
@@ -495,15 +487,7 @@ async fn the_rejected_attempts_log_keeps_only_the_newest_entries() {
         assert_eq!(response.status(), 401);
     }
     // Every attempt is counted in the metrics, the log keeps the last three.
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(text.contains("reason=\"token_missing\"} 6\n"), "{text}");
     for _ in 0..100 {
         let max_id = app
