@@ -124,7 +124,7 @@ e2e: server-debug $(TEST_SITE)/pkg/$(NAME).wasm site-assets-debug node-tools chr
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	export E2E_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	export E2E_DATABASE=$$tmp/e2e.db; \
-	cd end2end && playwright test
+	cd end2end && playwright test $(E2E_ARGS)
 
 # Receiver throughput against a bare axum handler, as a ratio (docs/BENCHMARKS.md).
 bench:

@@ -157,6 +157,8 @@ async fn start_receiver(dir: &std::path::Path) -> (SocketAddr, AppState) {
         login_limits: Default::default(),
         admin_password: Some(ADMIN_PASSWORD.into()),
         shutdown_grace: Duration::from_secs(1),
+        whats91_api_url: whats91_ops::whats91::DEFAULT_API_URL.to_owned(),
+        whats91_api_token: None,
     };
     let state = AppState::new(settings).await.unwrap();
     let destination = NewDestination {

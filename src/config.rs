@@ -8,9 +8,15 @@ use axum::http::Uri;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::cli::{
-    destination::DestinationCommand, export::ExportArgs, token::TokenCommand, user::UserCommand,
+    destination::DestinationCommand, export::ExportArgs, simulate::SimulateArgs,
+    token::TokenCommand, user::UserCommand,
 };
-use crate::{auth::throttle::ThrottleLimits, projection::alerts::Thresholds};
+use crate::{
+    auth::throttle::ThrottleLimits,
+    projection::alerts::Thresholds,
+    store::destinations::Secret,
+    whats91::{Whats91Client, Whats91Error, DEFAULT_API_URL},
+};
 
 /// The command line of `whats91-ops`.
 #[derive(Debug, Parser)]
@@ -85,6 +91,44 @@ pub enum Command {
     /// Manage API tokens for scripts.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run a stand-in Whats91: the webhook management API and signed
+    /// traffic to its ACTIVE webhooks (for demos, tests and load).
+    Simulate(SimulateArgs),
+}
+
+/// How to reach the Whats91 API, for `serve` and the destination commands
+/// that call it.
+#[derive(Debug, Clone, Args)]
+pub struct Whats91Args {
+    /// Base URL of the Whats91 API v2.
+    #[arg(long, env = "WHATS91_OPS_WHATS91_API_URL", default_value = DEFAULT_API_URL)]
+    pub whats91_api_url: String,
+
+    /// The account's API token, from WHATS91_OPS_WHATS91_API_TOKEN only:
+    /// never a flag, where it would show in process lists and shell
+    /// history. Unset, destinations are registered by hand.
+    #[arg(skip = api_token_from_env())]
+    pub whats91_api_token: Option<Secret>,
+}
+
+impl Whats91Args {
+    /// The client, when a token is configured.
+    pub fn client(&self) -> Result<Option<Whats91Client>, Whats91Error> {
+        self.whats91_api_token
+            .clone()
+            .map(|token| Whats91Client::new(&self.whats91_api_url, token))
+            .transpose()
+    }
+}
+
+/// The variable that holds the Whats91 API token; empty counts as unset.
+pub const API_TOKEN_VARIABLE: &str = "WHATS91_OPS_WHATS91_API_TOKEN";
+
+fn api_token_from_env() -> Option<Secret> {
+    std::env::var(API_TOKEN_VARIABLE)
+        .ok()
+        .filter(|token| !token.trim().is_empty())
+        .map(|token| Secret::new(token.trim()))
 }
 
 /// Options of the server.
@@ -142,6 +186,9 @@ pub struct ServeArgs {
     /// Seconds given to in-flight requests to finish after SIGINT/SIGTERM.
     #[arg(long, env = "WHATS91_OPS_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
+
+    #[command(flatten)]
+    pub whats91: Whats91Args,
 }
 
 /// What the server runs with, resolved from [`ServeArgs`] and
@@ -159,9 +206,21 @@ pub struct Settings {
     pub login_limits: ThrottleLimits,
     pub admin_password: Option<String>,
     pub shutdown_grace: Duration,
+    /// Base URL of the Whats91 API.
+    pub whats91_api_url: String,
+    /// Without it, destinations are registered by hand only.
+    pub whats91_api_token: Option<Secret>,
 }
 
 impl Settings {
+    /// The Whats91 client, when a token is configured.
+    pub fn whats91_client(&self) -> Result<Option<Whats91Client>, Whats91Error> {
+        self.whats91_api_token
+            .clone()
+            .map(|token| Whats91Client::new(&self.whats91_api_url, token))
+            .transpose()
+    }
+
     pub fn resolve(serve: &ServeArgs, global: &GlobalArgs) -> Result<Self, SettingsError> {
         let public_url = match &serve.public_url {
             Some(raw) => PublicUrl::parse(raw)?,
@@ -186,6 +245,8 @@ impl Settings {
             },
             admin_password: serve.admin_password.clone(),
             shutdown_grace: Duration::from_secs(serve.shutdown_grace),
+            whats91_api_url: serve.whats91.whats91_api_url.clone(),
+            whats91_api_token: serve.whats91.whats91_api_token.clone(),
         })
     }
 }

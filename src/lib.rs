@@ -19,11 +19,15 @@ pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]
+pub mod destinations;
+#[cfg(feature = "ssr")]
 pub mod live;
 #[cfg(feature = "ssr")]
 pub mod metrics;
 #[cfg(feature = "ssr")]
 pub mod projection;
+#[cfg(feature = "ssr")]
+pub mod simulate;
 #[cfg(feature = "ssr")]
 pub mod startup;
 #[cfg(feature = "ssr")]
@@ -32,6 +36,8 @@ pub mod store;
 pub mod telemetry;
 #[cfg(feature = "ssr")]
 pub mod webhook;
+#[cfg(feature = "ssr")]
+pub mod whats91;
 
 /// Entry point of the browser bundle: attaches the interactive app to the
 /// server-rendered page.

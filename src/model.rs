@@ -2,6 +2,8 @@
 //! projections, shared by the server and the browser builds. Times are
 //! ISO-8601 UTC strings.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 /// What a staff member may do. Each role may do everything the ones
@@ -55,6 +57,18 @@ pub struct Page<T> {
     /// Pass as `after` to get the next page; `None` on the last one.
     pub next: Option<String>,
 }
+
+/// The verification header Whats91 suggests when none is given.
+pub const DEFAULT_HEADER_KEY: &str = "X-CRM-Webhook-Token";
+
+/// The marks a stored delivery can carry, in display order (the event log's
+/// column names).
+pub const FLAG_NAMES: [&str; 4] = [
+    "malformed",
+    "not_subscribed",
+    "uid_mismatch",
+    "while_inactive",
+];
 
 /// A conversation, and when searching, the best matching message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,4 +200,30 @@ pub struct AuditEntry {
     pub target: Option<String>,
     pub detail: Option<String>,
     pub remote_addr: Option<String>,
+}
+
+/// What changed in the projections, published to the live pages: by a
+/// projection batch, a receiver alert check or an acknowledgement.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    /// The last sequence number applied.
+    pub through_seq: i64,
+    pub conversations: BTreeSet<i64>,
+    pub timelines: BTreeSet<String>,
+    pub templates: BTreeSet<i64>,
+    /// Alerts raised.
+    pub alerts: BTreeSet<i64>,
+    /// Alerts acknowledged by someone.
+    #[serde(default)]
+    pub acknowledged: BTreeSet<i64>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.conversations.is_empty()
+            && self.timelines.is_empty()
+            && self.templates.is_empty()
+            && self.alerts.is_empty()
+            && self.acknowledged.is_empty()
+    }
 }

@@ -25,6 +25,7 @@ use crate::{
     api,
     auth::{self, audit, throttle::LoginThrottle, users},
     config::Settings,
+    destinations::{Actor, Manager},
     live,
     metrics::Metrics,
     model::{Caller, Role},
@@ -33,13 +34,14 @@ use crate::{
         apply::Changes,
     },
     store::{
-        destinations::{self, DestinationCache, DestinationError, DestinationStatus},
+        destinations::{DestinationCache, DestinationError, DestinationStatus},
         events::EventNotice,
         writer::{EventWriter, WriterConfig},
         Database,
     },
     ui::{shell, App, PRODUCT_NAME},
     webhook,
+    whats91::Whats91Client,
 };
 
 /// Notices kept for subscribers that fall behind; a subscriber that lags
@@ -68,6 +70,9 @@ pub struct AppState {
     /// Login sessions, kept in the same database.
     pub session_store: SqliteStore,
     pub login_throttle: Arc<LoginThrottle>,
+    /// The Whats91 API, when a token is configured; without one,
+    /// destinations are registered by hand. Its `Debug` hides the token.
+    pub whats91: Option<Whats91Client>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -79,6 +84,7 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     /// Opens the database and prepares everything the router needs.
     pub async fn new(settings: Settings) -> anyhow::Result<Self> {
+        let whats91 = settings.whats91_client()?;
         let db = Database::open(&settings.database).await?;
         let metrics = Arc::new(Metrics::default());
         let destinations = Arc::new(DestinationCache::new(db.pool.clone(), DESTINATION_TTL));
@@ -130,6 +136,7 @@ impl AppState {
             changes,
             session_store,
             login_throttle,
+            whats91,
         })
     }
 }
@@ -154,6 +161,13 @@ impl AppState {
         from: Option<&str>,
     ) -> Result<bool, AckError> {
         let recorded = alerts::acknowledge(&self.db.pool, id, &caller.name).await?;
+        if recorded {
+            // Every open tab drops the alert from its count and toasts.
+            let _ = self.changes.send(Changes {
+                acknowledged: [id].into(),
+                ..Changes::default()
+            });
+        }
         let target = format!("alert {id}");
         audit::record(
             &self.db.pool,
@@ -167,7 +181,22 @@ impl AppState {
         Ok(recorded)
     }
 
-    /// Switches a destination on or off here; the receiver sees it at once.
+    /// Destination management (create through Whats91, register by hand,
+    /// switch, import, link) with this server's database, Whats91 client,
+    /// public URL and receiver cache.
+    pub fn manage_destinations(&self) -> Manager<'_> {
+        Manager {
+            pool: &self.db.pool,
+            whats91: self.whats91.as_ref(),
+            public_url: &self.settings.public_url,
+            cache: Some(&self.destinations),
+        }
+    }
+
+    /// Switches a destination on or off: at Whats91 first when it is
+    /// linked to a webhook there (a refusal changes nothing here), then
+    /// here; the receiver sees it at once. See
+    /// [`Manager::set_status`].
     pub async fn set_destination_status(
         &self,
         slug: &str,
@@ -175,18 +204,13 @@ impl AppState {
         caller: &Caller,
         from: Option<&str>,
     ) -> Result<(), DestinationError> {
-        destinations::set_status(&self.db.pool, slug, status).await?;
-        self.destinations.invalidate(slug);
-        let detail = format!("status {}", status.as_str());
-        audit::record(
-            &self.db.pool,
-            &caller.name,
-            "destination.set_status",
-            Some(slug),
-            Some(&detail),
+        let actor = Actor {
+            name: &caller.name,
             from,
-        )
-        .await;
+        };
+        self.manage_destinations()
+            .set_status(slug, status, actor)
+            .await?;
         Ok(())
     }
 }
@@ -194,7 +218,7 @@ impl AppState {
 /// The error a server function returns when something unexpected failed:
 /// the cause is logged here, once; the browser only learns what could not
 /// be done.
-pub fn unexpected<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> ServerFnError {
+pub fn unexpected<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServerFnError + Copy {
     move |error| {
         tracing::error!(%error, "{what} failed");
         ServerFnError::new(format!("{what} failed; see the server log"))

@@ -1,46 +1,10 @@
-import { execFileSync } from "node:child_process";
-import { createHmac } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { type APIRequestContext, expect, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { logIn } from "./session";
+import { addDestination, deliver, secret, token } from "./whats91";
 
 test.beforeEach(async ({ page }) => {
   await logIn(page);
 });
-
-const server = process.env.E2E_SERVER ?? "../target/debug/whats91-ops";
-const database = process.env.E2E_DATABASE as string;
-const secret = "whsec_end2end_created_once_only";
-const token = "end2end-crm-token";
-
-// Registers a destination with the real command line, on the database the
-// server under test uses.
-function addDestination(slug: string) {
-  execFileSync(server, [
-    "destination", "add", "--database", database, "--slug", slug,
-    "--secret", secret, "--token", token, "--name", `E2E ${slug}`,
-  ]);
-}
-
-// Signed exactly as Whats91's Node sample signs: HMAC-SHA256 of the raw
-// body, keyed with the secret string as given, lowercase hex.
-function sign(body: string) {
-  return createHmac("sha256", secret).update(body).digest("hex");
-}
-
-// Posts a fixture payload to a destination, as Whats91 delivers it (or, with
-// `tamper`, with a signature over different bytes).
-function deliver(request: APIRequestContext, slug: string, fixture: string, tamper = false) {
-  const body = readFileSync(`../tests/fixtures/payloads/${fixture}.json`, "utf8");
-  return request.post(`/webhooks/whats91/${slug}`, {
-    headers: {
-      "content-type": "application/json",
-      "x-whats91-signature": sign(tamper ? body + " " : body),
-      "x-crm-webhook-token": token,
-    },
-    data: body,
-  });
-}
 
 test("a signed delivery is accepted and listed on the events page", async ({ page, request }) => {
   addDestination("e2e-events");

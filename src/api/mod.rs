@@ -51,6 +51,8 @@ pub enum ApiError {
     BadInput(String),
     NotFound,
     Forbidden,
+    /// Refused for a reason the caller can act on, with its own status.
+    Refused(StatusCode, String),
     /// Logged here, once; the caller only learns that it failed.
     Unexpected(String),
 }
@@ -64,6 +66,7 @@ impl IntoResponse for ApiError {
                 StatusCode::FORBIDDEN,
                 "your role does not allow this".to_owned(),
             ),
+            Self::Refused(status, message) => (status, message),
             Self::Unexpected(cause) => {
                 tracing::error!(%cause, "API call failed");
                 (
@@ -79,6 +82,24 @@ impl IntoResponse for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         Self::Unexpected(error.to_string())
+    }
+}
+
+impl From<DestinationError> for ApiError {
+    /// Whats91's refusals and outages answer 502 with their message: the
+    /// local status did not change.
+    fn from(error: DestinationError) -> Self {
+        match error {
+            DestinationError::NotFound(_) => Self::NotFound,
+            DestinationError::Database(error) => error.into(),
+            DestinationError::Whats91(_) => {
+                Self::Refused(StatusCode::BAD_GATEWAY, error.to_string())
+            }
+            DestinationError::NoApiToken(_) => {
+                Self::Refused(StatusCode::CONFLICT, error.to_string())
+            }
+            other => Self::BadInput(other.to_string()),
+        }
     }
 }
 
@@ -129,19 +150,14 @@ async fn list_events(
         sender_id: query.sender,
         flag: query.flag.clone(),
     };
-    let found = events::list(&state.db.pool, &filter, query.after, limit + 1)
+    let found = events::list_page(&state.db.pool, &filter, query.after, limit)
         .await?
         .ok_or_else(|| {
             ApiError::BadInput(format!("unknown flag {:?}", query.flag.unwrap_or_default()))
         })?;
-    let more = found.len() as i64 > limit;
-    let items: Vec<_> = found.iter().take(limit as usize).collect();
-    let next = more
-        .then(|| items.last().map(|e| e.seq.to_string()))
-        .flatten();
     Ok(Json(Page {
-        items: items.into_iter().map(EventSummary::to_json).collect(),
-        next,
+        items: found.items.iter().map(EventSummary::to_json).collect(),
+        next: found.next,
     }))
 }
 
@@ -311,14 +327,9 @@ async fn set_status(
     Json(body): Json<StatusBody>,
 ) -> ApiResult<Value> {
     allow(&caller, Role::Admin)?;
-    match state
+    state
         .set_destination_status(&slug, body.status, &caller, None)
-        .await
-    {
-        Ok(()) => {}
-        Err(DestinationError::NotFound(_)) => return Err(ApiError::NotFound),
-        Err(error) => return Err(ApiError::Unexpected(error.to_string())),
-    }
+        .await?;
     Ok(Json(
         json!({ "slug": slug, "status": body.status.as_str() }),
     ))

@@ -4,6 +4,7 @@
 pub mod destination;
 pub mod export;
 pub mod reproject;
+pub mod simulate;
 pub mod token;
 pub mod user;
 
@@ -23,5 +24,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Reproject) => reproject::run(&cli.global).await,
         Some(Command::User(command)) => user::run(command, &cli.global).await,
         Some(Command::Token(command)) => token::run(command, &cli.global).await,
+        Some(Command::Simulate(args)) => simulate::run(args).await,
     }
 }

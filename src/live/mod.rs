@@ -3,13 +3,14 @@
 //! what each projection batch changed follows as `event: changes`. A
 //! browser that reconnects with `Last-Event-ID` first gets everything it
 //! missed, read from the log, then the live feed, with no gap and no
-//! repeat. A client too slow to keep up is disconnected (it reconnects and
+//! repeat. A browser that closed its stream itself (it went offline) opens
+//! a new one with `?after=<last id>`, to the same effect. A client too slow to keep up is disconnected (it reconnects and
 //! catches up from the log); it never slows the receiver down.
 
 use std::{convert::Infallible, time::Duration};
 
 use axum::{
-    extract::State,
+    extract::{Query, State},
     http::HeaderMap,
     response::sse::{Event, KeepAlive, Sse},
     routing::get,
@@ -35,14 +36,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/live", get(live))
 }
 
+#[derive(Debug, serde::Deserialize)]
+struct Resume {
+    after: Option<i64>,
+}
+
 async fn live(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Query(query): Query<Resume>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let resume_after = headers
+    let from_header = headers
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<i64>().ok());
+    // The browser's own retry sends the newer of the two in the header.
+    let resume_after = from_header.max(query.after);
     let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
     tokio::spawn(feed(state, resume_after, tx));
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {

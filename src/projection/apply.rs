@@ -3,9 +3,6 @@
 //! checkpoint, advanced in the same transaction, that guarantees each event
 //! is applied exactly once.
 
-use std::collections::BTreeSet;
-
-use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 
 use super::{
@@ -25,25 +22,7 @@ pub struct LogEvent {
     pub body: Vec<u8>,
 }
 
-/// What a batch changed, published for the live pages.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Changes {
-    /// The last sequence number applied.
-    pub through_seq: i64,
-    pub conversations: BTreeSet<i64>,
-    pub timelines: BTreeSet<String>,
-    pub templates: BTreeSet<i64>,
-    pub alerts: BTreeSet<i64>,
-}
-
-impl Changes {
-    pub fn is_empty(&self) -> bool {
-        self.conversations.is_empty()
-            && self.timelines.is_empty()
-            && self.templates.is_empty()
-            && self.alerts.is_empty()
-    }
-}
+pub use crate::model::Changes;
 
 /// Applies `event` to every projection it concerns.
 pub async fn apply(

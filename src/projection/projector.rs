@@ -78,6 +78,17 @@ pub async fn step(conn: &mut SqliteConnection, batch: i64) -> sqlx::Result<Optio
     Ok(changes)
 }
 
+/// How many logged events the projections have not applied yet.
+pub async fn lag(pool: &SqlitePool) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COALESCE((SELECT MAX(seq) FROM events), 0)
+              - COALESCE((SELECT seq FROM projector_checkpoints WHERE name = ?), 0)",
+    )
+    .bind(CHECKPOINT)
+    .fetch_one(pool)
+    .await
+}
+
 async fn read_checkpoint(conn: &mut SqliteConnection) -> sqlx::Result<i64> {
     let seq: Option<i64> =
         sqlx::query_scalar("SELECT seq FROM projector_checkpoints WHERE name = ?")

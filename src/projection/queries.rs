@@ -38,8 +38,18 @@ fn decode_cursor(cursor: &str) -> Result<(i64, i64), QueryError> {
 }
 
 /// A time filter: ISO-8601 or unix milliseconds.
+/// A time filter: RFC 3339, epoch seconds or milliseconds, or what a
+/// browser's `datetime-local` / `date` input sends (taken as UTC).
 fn parse_bound(raw: &str) -> Result<i64, QueryError> {
-    let value = serde_json::Value::from(raw.trim());
+    let raw = raw.trim();
+    let is_local = raw.len() >= 10 && raw.get(4..5) == Some("-") && !raw.ends_with('Z');
+    let completed = match raw.len() {
+        10 if is_local => format!("{raw}T00:00:00Z"),
+        16 if is_local => format!("{raw}:00Z"),
+        19 if is_local => format!("{raw}Z"),
+        _ => raw.to_owned(),
+    };
+    let value = serde_json::Value::from(completed);
     parse_time(&value).ok_or_else(|| QueryError::BadInput(format!("invalid time {raw:?}")))
 }
 
@@ -447,4 +457,22 @@ struct AlertRow {
     raised_at: i64,
     acked_by: Option<String>,
     acked_at: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bound;
+
+    #[test]
+    fn time_filters_accept_browser_inputs_as_utc() {
+        let exact = parse_bound("2026-12-03T20:15:00Z").unwrap();
+        assert_eq!(parse_bound("2026-12-03T20:15").unwrap(), exact);
+        assert_eq!(parse_bound("2026-12-03T20:15:00").unwrap(), exact);
+        assert_eq!(
+            parse_bound("2026-12-03").unwrap(),
+            exact - (20 * 3600 + 15 * 60) * 1000
+        );
+        assert_eq!(parse_bound("2026-12-03T22:15:00+02:00").unwrap(), exact);
+        assert!(parse_bound("yesterday").is_err());
+    }
 }

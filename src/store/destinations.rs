@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::SqlitePool;
 
 use super::now_millis;
+use crate::whats91::Whats91Error;
 
-/// The verification header Whats91 suggests when none is given.
-pub const DEFAULT_HEADER_KEY: &str = "X-CRM-Webhook-Token";
+pub use crate::model::DEFAULT_HEADER_KEY;
 
 /// A secret kept server-side. Its `Debug` never shows the value, so it
 /// cannot leak through a log line or an error message.
@@ -128,8 +128,47 @@ pub enum DestinationError {
     SlugTaken(String),
     #[error("no destination has slug {0:?}")]
     NotFound(String),
+    #[error("choose at least one event to subscribe to")]
+    NoEvents,
+    #[error("Whats91 does not offer these events: {}", .0.join(", "))]
+    UnknownEvents(Vec<String>),
+    #[error(
+        "{0} needs a Whats91 API token: set WHATS91_OPS_WHATS91_API_TOKEN and restart, \
+         or register destinations by hand"
+    )]
+    NoApiToken(&'static str),
+    #[error("the Whats91 webhook {webhook_uid} is already linked to destination {slug:?}")]
+    AlreadyLinked { webhook_uid: String, slug: String },
+    /// Whats91 refused or could not be reached; nothing changed here.
+    #[error(transparent)]
+    Whats91(#[from] Whats91Error),
+    /// The webhook exists at Whats91 but the local destination could not be
+    /// stored, so its signing secret (shown only once) is lost.
+    #[error(
+        "the webhook {webhook_uid} was created at Whats91 but could not be stored here \
+         ({cause}); its signing secret cannot be fetched again, so {}",
+        if *.switched_off {
+            "it was switched INACTIVE at Whats91: create a new one"
+        } else {
+            "switch it INACTIVE at Whats91 and create a new one"
+        }
+    )]
+    CreatedButNotStored {
+        webhook_uid: String,
+        switched_off: bool,
+        #[source]
+        cause: Box<DestinationError>,
+    },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+impl DestinationError {
+    /// Whether the cause is internal (the database), to be logged and not
+    /// shown; every other message is safe to show to staff as it is.
+    pub fn is_unexpected(&self) -> bool {
+        matches!(self, Self::Database(_))
+    }
 }
 
 impl NewDestination {
@@ -238,6 +277,19 @@ pub async fn find_by_slug(pool: &SqlitePool, slug: &str) -> sqlx::Result<Option<
         .bind(slug)
         .fetch_optional(pool)
         .await?;
+    Ok(row.map(Destination::from))
+}
+
+/// The destination linked to a Whats91 webhook, if any.
+pub async fn find_by_webhook_uid(
+    pool: &SqlitePool,
+    webhook_uid: &str,
+) -> sqlx::Result<Option<Destination>> {
+    let row: Option<Row> =
+        sqlx::query_as("SELECT * FROM destinations WHERE webhook_uid = ? ORDER BY id LIMIT 1")
+            .bind(webhook_uid)
+            .fetch_optional(pool)
+            .await?;
     Ok(row.map(Destination::from))
 }
 

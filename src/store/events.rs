@@ -19,12 +19,7 @@ pub struct Flags {
 }
 
 impl Flags {
-    pub const NAMES: [&'static str; 4] = [
-        "malformed",
-        "not_subscribed",
-        "uid_mismatch",
-        "while_inactive",
-    ];
+    pub const NAMES: [&'static str; 4] = crate::model::FLAG_NAMES;
 
     /// The names of the flags that are set, in a fixed order.
     pub fn names(self) -> Vec<&'static str> {
@@ -218,6 +213,25 @@ pub async fn list(
     }
     query.push(" ORDER BY e.seq DESC LIMIT ").push_bind(limit);
     query.build_query_as().fetch_all(pool).await.map(Some)
+}
+
+/// One page of [`list`]: `next` is the cursor (a sequence number) of the
+/// following page, when there is one.
+pub async fn list_page(
+    pool: &SqlitePool,
+    filter: &EventFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Option<crate::model::Page<EventSummary>>> {
+    let Some(mut items) = list(pool, filter, before, limit + 1).await? else {
+        return Ok(None);
+    };
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next = more
+        .then(|| items.last().map(|e| e.seq.to_string()))
+        .flatten();
+    Ok(Some(crate::model::Page { items, next }))
 }
 
 /// One stored event with its body.

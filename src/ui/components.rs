@@ -113,3 +113,39 @@ pub fn DataTable(
         </div>
     }
 }
+
+/// A table row that opens to show more below it. The first cell holds the
+/// toggle; `detail` is rendered (and so loads its data) only while open.
+#[component]
+pub fn ExpandableRow(
+    /// The number of columns, toggle included.
+    colspan: usize,
+    /// What the toggle opens, for screen readers.
+    #[prop(into)]
+    label: String,
+    #[prop(into)] detail: ViewFn,
+    children: Children,
+) -> impl IntoView {
+    let open = RwSignal::new(false);
+    view! {
+        <tr class="expandable" class:open=move || open.get()>
+            <td class="expand-cell">
+                <button
+                    type="button"
+                    class="expand"
+                    aria-expanded=move || open.get().to_string()
+                    aria-label=label
+                    on:click=move |_| open.update(|open| *open = !*open)
+                >
+                    {move || if open.get() { "▾" } else { "▸" }}
+                </button>
+            </td>
+            {children()}
+        </tr>
+        <Show when=move || open.get()>
+            <tr class="detail-row">
+                <td colspan=colspan.to_string()>{detail.run()}</td>
+            </tr>
+        </Show>
+    }
+}

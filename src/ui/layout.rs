@@ -5,6 +5,8 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
 use super::{
+    alerts::{provide_open_alerts, AlertCount, Toasts},
+    live::provide_live,
     pages::login::{whoami, Logout},
     PRODUCT_NAME,
 };
@@ -43,6 +45,9 @@ pub fn Layout() -> impl IntoView {
     // Pages show only the controls the caller's role may use; the server
     // checks again on every call.
     provide_context(CurrentCaller(me));
+    let live = provide_live();
+    provide_open_alerts();
+    let connection = move || live.connection.get();
 
     view! {
         <header class="app-header">
@@ -81,6 +86,16 @@ pub fn Layout() -> impl IntoView {
                 </ul>
             </nav>
             <div class="session">
+                <span
+                    class=move || connection().css_class()
+                    role="status"
+                    title="Live updates from the server"
+                    data-state=move || connection().label().to_lowercase()
+                >
+                    <span class="live-dot" aria-hidden="true"></span>
+                    {move || connection().label()}
+                </span>
+                <AlertCount />
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         me.await.ok().map(|me| view! {
@@ -94,5 +109,6 @@ pub fn Layout() -> impl IntoView {
             </div>
         </header>
         <main class="app-main"><Outlet /></main>
+        <Toasts />
     }
 }

@@ -1,8 +1,10 @@
 //! The dashboard: the HTML shell, the app with its routes, and one file per
 //! page under `pages/`. Rendered on the server, hydrated in the browser.
 
+pub mod alerts;
 mod components;
 pub mod layout;
+pub mod live;
 pub mod pages;
 
 use leptos::prelude::*;
@@ -14,9 +16,15 @@ use leptos_router::{
 
 use layout::Layout;
 use pages::{
-    audit::AuditPage, conversations::ConversationsPage, deliveries::DeliveriesPage,
-    destinations::DestinationsPage, events::EventsPage, login::LoginPage, not_found::NotFoundPage,
-    overview::OverviewPage, templates::TemplatesPage,
+    audit::AuditPage,
+    conversations::{ConversationPage, ConversationsPage},
+    deliveries::DeliveriesPage,
+    destinations::DestinationsPage,
+    events::{EventPage, EventsPage},
+    login::LoginPage,
+    not_found::NotFoundPage,
+    overview::OverviewPage,
+    templates::TemplatesPage,
 };
 
 /// The product's name as staff see it.
@@ -57,7 +65,9 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=OverviewPage />
                     <Route path=path!("events") view=EventsPage />
+                    <Route path=path!("events/:seq") view=EventPage />
                     <Route path=path!("conversations") view=ConversationsPage />
+                    <Route path=path!("conversations/:phone") view=ConversationPage />
                     <Route path=path!("deliveries") view=DeliveriesPage />
                     <Route path=path!("templates") view=TemplatesPage />
                     <Route path=path!("destinations") view=DestinationsPage />

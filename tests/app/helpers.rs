@@ -45,6 +45,8 @@ pub fn test_settings(dir: &TempDir) -> Settings {
         login_limits: Default::default(),
         admin_password: Some(ADMIN_PASSWORD.into()),
         shutdown_grace: Duration::from_secs(1),
+        whats91_api_url: whats91_ops::whats91::DEFAULT_API_URL.to_owned(),
+        whats91_api_token: None,
     }
 }
 
@@ -53,13 +55,19 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_at(|settings, _| adjust(settings)).await
+}
+
+/// Like [`spawn_app_with`], but `adjust` also learns the address the
+/// server listens on (to make it the public URL, for example).
+pub async fn spawn_app_at(adjust: impl FnOnce(&mut Settings, SocketAddr)) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let mut settings = test_settings(&dir);
-    adjust(&mut settings);
-    let database = settings.database.clone();
-    let state = AppState::new(settings).await.expect("application state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let mut settings = test_settings(&dir);
+    adjust(&mut settings, addr);
+    let database = settings.database.clone();
+    let state = AppState::new(settings).await.expect("application state");
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let client = reqwest::Client::builder()

@@ -10,3 +10,4 @@ mod process;
 mod projection;
 mod receiver;
 mod settings;
+mod whats91;

@@ -56,7 +56,21 @@ fn destination_add_list_and_set_status_work_and_never_print_secrets() {
     assert!(added.status.success(), "{added:?}");
     assert!(stdout(&added).contains("/webhooks/whats91/crm"));
 
-    let inactive = run(&db, &["destination", "set-status", "crm", "INACTIVE"]);
+    // Linked to a Whats91 webhook and no API token: refused, with the way
+    // out named; `--local-only` switches it here alone.
+    let refused = run(&db, &["destination", "set-status", "crm", "INACTIVE"]);
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("WHATS91_OPS_WHATS91_API_TOKEN"));
+    let inactive = run(
+        &db,
+        &[
+            "destination",
+            "set-status",
+            "crm",
+            "INACTIVE",
+            "--local-only",
+        ],
+    );
     assert!(inactive.status.success(), "{inactive:?}");
 
     let listed = run(&db, &["destination", "list"]);

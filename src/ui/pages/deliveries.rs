@@ -1,12 +1,19 @@
 //! `/deliveries`: per-message delivery timelines, filtered.
 
 use leptos::prelude::*;
-use leptos_router::{components::Form, hooks::use_query_map};
+use leptos_router::{
+    components::{Form, A},
+    hooks::use_query_map,
+};
 
 use crate::{
-    model::{Page, TimelineFilter, TimelineSummary},
-    ui::components::{
-        status_tone, Badge, DataTable, EmptyState, ErrorNotice, Loading, PageHeader, Timestamp,
+    model::{Page, Timeline, TimelineFilter, TimelineSummary},
+    ui::{
+        components::{
+            status_tone, Badge, DataTable, EmptyState, ErrorNotice, ExpandableRow, Loading,
+            PageHeader, Timestamp,
+        },
+        live::use_live,
     },
 };
 
@@ -42,8 +49,24 @@ pub async fn find_timelines(
     }
 }
 
+/// One message's timeline, every status in time order.
+#[server]
+pub async fn load_timeline(message_id: String) -> Result<Option<Timeline>, ServerFnError> {
+    use crate::{
+        projection::queries,
+        startup::{unexpected, AppState},
+    };
+
+    crate::auth::require(crate::model::Role::Viewer)?;
+    let state = AppState::from_context()?;
+    queries::timeline(&state.db.pool, &message_id)
+        .await
+        .map_err(unexpected("reading a delivery timeline"))
+}
+
 #[component]
 pub fn DeliveriesPage() -> impl IntoView {
+    let live = use_live();
     let params = use_query_map();
     let param = move |name: &str| params.read().get(name).filter(|v| !v.is_empty());
     let filter = move || TimelineFilter {
@@ -53,9 +76,16 @@ pub fn DeliveriesPage() -> impl IntoView {
         since: param("since"),
         until: param("until"),
     };
-    let timelines = Resource::new(filter, |f| {
-        find_timelines(f.recipient, f.status, f.error, f.since, f.until, None)
-    });
+    // Rows move forward as statuses arrive (on the first page; older pages
+    // stay still).
+    let after = move || param("after");
+    let timelines = Resource::new(
+        move || {
+            let tick = after().is_none().then(|| live.timelines.get());
+            (filter(), after(), tick)
+        },
+        |(f, after, _)| find_timelines(f.recipient, f.status, f.error, f.since, f.until, after),
+    );
 
     view! {
         <PageHeader
@@ -76,10 +106,18 @@ pub fn DeliveriesPage() -> impl IntoView {
                     <label for="error">"Error code"</label>
                     <input id="error" name="error" prop:value=move || param("error").unwrap_or_default() />
                 </div>
+                <div class="field">
+                    <label for="since">"Since"</label>
+                    <input id="since" name="since" type="datetime-local" step="1" prop:value=move || local_input(param("since")) />
+                </div>
+                <div class="field">
+                    <label for="until">"Until"</label>
+                    <input id="until" name="until" type="datetime-local" step="1" prop:value=move || local_input(param("until")) />
+                </div>
                 <button type="submit">"Filter"</button>
             </div>
         </Form>
-        <Suspense fallback=Loading>
+        <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match timelines.await {
                     Ok(page) if page.items.is_empty() => view! {
@@ -87,19 +125,34 @@ pub fn DeliveriesPage() -> impl IntoView {
                             <p>"Status updates (sent, delivered, read, failed) build a timeline per message."</p>
                         </EmptyState>
                     }.into_any(),
-                    Ok(page) => view! { <TimelineTable items=page.items /> }.into_any(),
+                    Ok(page) => view! { <TimelineTable page /> }.into_any(),
                     Err(error) => view! { <ErrorNotice message=error.to_string() /> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
+/// A time filter as a `datetime-local` input shows it: times are UTC, to
+/// the second.
+fn local_input(value: Option<String>) -> String {
+    value
+        .map(|v| v.trim_end_matches('Z').chars().take(19).collect())
+        .unwrap_or_default()
+}
+
 #[component]
-fn TimelineTable(items: Vec<TimelineSummary>) -> impl IntoView {
+fn TimelineTable(page: Page<TimelineSummary>) -> impl IntoView {
+    let params = use_query_map();
+    let older = page.next.map(|next| {
+        let mut query = params.get_untracked();
+        query.replace("after", next);
+        format!("?{}", query.to_query_string().trim_start_matches('?'))
+    });
     view! {
-        <DataTable caption="Delivery timelines" headings=&["Message", "Recipient", "Status", "Error", "Updated"]>
-            {items
+        <DataTable caption="Delivery timelines" headings=&["", "Message", "Recipient", "Status", "Error", "Updated"]>
+            {page
+                .items
                 .into_iter()
                 .map(|t| {
                     let tone = status_tone(&t.status);
@@ -108,17 +161,65 @@ fn TimelineTable(items: Vec<TimelineSummary>) -> impl IntoView {
                         (Some(code), None) => code,
                         _ => String::new(),
                     };
+                    let message_id = t.message_id.clone();
+                    let label = format!("Timeline of {}", t.message_id);
                     view! {
-                        <tr>
-                            <td><code>{t.message_id}</code></td>
+                        <ExpandableRow
+                            colspan=6
+                            label
+                            detail=move || view! { <TimelineDetail message_id=message_id.clone() /> }
+                        >
+                            <td><code class="message-id">{t.message_id}</code></td>
                             <td>{t.recipient}</td>
                             <td><Badge tone label=t.status /></td>
                             <td>{error}</td>
                             <td><Timestamp iso=t.updated_at /></td>
-                        </tr>
+                        </ExpandableRow>
                     }
                 })
                 .collect_view()}
         </DataTable>
+        {older.map(|href| view! { <p class="pager"><A href=href>"Older timelines →"</A></p> })}
+    }
+}
+
+/// Every status of one message, in time order, with late arrivals marked.
+#[component]
+fn TimelineDetail(message_id: String) -> impl IntoView {
+    let live = use_live();
+    let timeline = Resource::new(
+        move || live.timelines.get(),
+        move |_| load_timeline(message_id.clone()),
+    );
+    view! {
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match timeline.await {
+                    Ok(Some(timeline)) => view! {
+                        <ol class="timeline">
+                            {timeline.statuses.into_iter().map(|s| {
+                                let error = match (s.error_code, s.error_message) {
+                                    (Some(code), Some(message)) => format!("{code}: {message}"),
+                                    (Some(code), None) => code,
+                                    _ => String::new(),
+                                };
+                                view! {
+                                    <li class="timeline-step">
+                                        <Badge tone=status_tone(&s.status) label=s.status />
+                                        <Timestamp iso=s.at />
+                                        {(!error.is_empty()).then(|| view! { <span class="error-text">{error}</span> })}
+                                        {s.out_of_order.then(|| view! {
+                                            <span class="badge badge-warn" title="Arrived after a later status">"out of order"</span>
+                                        })}
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ol>
+                    }.into_any(),
+                    Ok(None) => view! { <p class="muted">"This timeline is gone (the projections were rebuilt)."</p> }.into_any(),
+                    Err(error) => view! { <ErrorNotice message=error.to_string() /> }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }

@@ -1,17 +1,21 @@
-//! `/templates`: template review status and alerts.
+//! `/templates`: template review status, history and alerts.
 
 use leptos::prelude::*;
 
 use crate::{
-    model::{Alert, Role, TemplateSummary},
-    ui::components::{
-        status_tone, Badge, DataTable, EmptyState, ErrorNotice, Loading, PageHeader, Timestamp,
+    model::{Alert, TemplateChange, TemplateSummary},
+    ui::{
+        alerts::{alert_href, AcknowledgeButton, OpenAlerts},
+        components::{
+            status_tone, Badge, DataTable, EmptyState, ErrorNotice, ExpandableRow, Loading,
+            PageHeader, Timestamp,
+        },
+        live::use_live,
     },
-    ui::layout::CurrentCaller,
 };
 
 #[server]
-pub async fn template_desk() -> Result<(Vec<TemplateSummary>, Vec<Alert>), ServerFnError> {
+pub async fn list_templates() -> Result<Vec<TemplateSummary>, ServerFnError> {
     use crate::{
         projection::queries,
         startup::{unexpected, AppState},
@@ -19,81 +23,75 @@ pub async fn template_desk() -> Result<(Vec<TemplateSummary>, Vec<Alert>), Serve
 
     crate::auth::require(crate::model::Role::Viewer)?;
     let state = AppState::from_context()?;
-    let board = queries::template_board(&state.db.pool)
+    queries::template_board(&state.db.pool)
         .await
-        .map_err(unexpected("reading templates"))?;
-    let open = queries::alerts(&state.db.pool, true, 100)
-        .await
-        .map_err(unexpected("reading alerts"))?;
-    Ok((board, open))
+        .map_err(unexpected("reading templates"))
 }
 
-/// Acknowledges an alert: operators and admins.
-#[server(endpoint = "acknowledge_alert")]
-pub async fn acknowledge_alert(id: i64) -> Result<(), ServerFnError> {
+#[server]
+pub async fn template_changes(template_id: i64) -> Result<Vec<TemplateChange>, ServerFnError> {
     use crate::{
-        auth::{self, require},
-        model::Role,
-        projection::alerts::AckError,
+        projection::queries,
         startup::{unexpected, AppState},
     };
 
-    let caller = require(Role::Operator)?;
+    crate::auth::require(crate::model::Role::Viewer)?;
     let state = AppState::from_context()?;
-    let from = auth::remote_addr();
-    match state.acknowledge_alert(id, &caller, from.as_deref()).await {
-        Ok(_) => Ok(()),
-        Err(AckError::NotFound(id)) => Err(ServerFnError::new(format!("no alert has id {id}"))),
-        Err(error) => Err(unexpected("acknowledging an alert")(error)),
-    }
+    queries::template_history(&state.db.pool, template_id)
+        .await
+        .map_err(unexpected("reading a template's history"))
 }
 
 #[component]
 pub fn TemplatesPage() -> impl IntoView {
-    let acknowledge = ServerAction::<AcknowledgeAlert>::new();
-    let desk = Resource::new(move || acknowledge.version().get(), |_| template_desk());
-    provide_context(acknowledge);
+    let live = use_live();
+    let desk = Resource::new(move || live.templates.get(), |_| list_templates());
+    let open = expect_context::<OpenAlerts>().list;
 
     view! {
         <PageHeader
             title="Templates"
             summary="Review status of message templates, their history, and alerts to acknowledge."
         />
-        <Suspense fallback=Loading>
+        <Transition fallback=|| ()>
+            {move || open.get().and_then(Result::ok).map(|alerts| view! { <OpenAlertList alerts /> })}
+        </Transition>
+        <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match desk.await {
-                    Ok((board, _)) if board.is_empty() => view! {
+                    Ok(board) if board.is_empty() => view! {
                         <EmptyState title="No template updates yet">
                             <p>"Approvals, rejections and pauses reported by Whats91 appear here."</p>
                         </EmptyState>
                     }.into_any(),
-                    Ok((board, open)) => view! {
-                        <OpenAlerts alerts=open />
-                        <TemplateBoard templates=board />
-                    }.into_any(),
+                    Ok(board) => view! { <TemplateBoard templates=board /> }.into_any(),
                     Err(error) => view! { <ErrorNotice message=error.to_string() /> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
 #[component]
-fn OpenAlerts(alerts: Vec<Alert>) -> impl IntoView {
+fn OpenAlertList(alerts: Vec<Alert>) -> impl IntoView {
     (!alerts.is_empty()).then(|| {
         view! {
-            <section class="panel alerts" aria-label="Open alerts">
+            <section class="panel alerts" id="open-alerts" aria-label="Open alerts">
                 <h2>"Open alerts"</h2>
                 <ul>
                     {alerts
                         .into_iter()
-                        .map(|a| view! {
+                        .map(|a| {
+                            let href = alert_href(&a);
+                            view! {
                             <li class="alert-item">
-                                <strong>{a.title}</strong>
+                                <a href=href><strong>{a.title}</strong></a>
                                 {a.detail.map(|d| view! { <span class="muted">{d}</span> })}
                                 <Timestamp iso=a.raised_at />
                                 <AcknowledgeButton id=a.id />
                             </li>
+                            }
+
                         })
                         .collect_view()}
                 </ul>
@@ -105,20 +103,27 @@ fn OpenAlerts(alerts: Vec<Alert>) -> impl IntoView {
 #[component]
 fn TemplateBoard(templates: Vec<TemplateSummary>) -> impl IntoView {
     view! {
-        <DataTable caption="Templates" headings=&["Template", "Language", "Category", "Status", "Reason", "Updated"]>
+        <DataTable caption="Templates" headings=&["", "Template", "Language", "Category", "Status", "Reason", "Updated"]>
             {templates
                 .into_iter()
                 .map(|t| {
                     let tone = status_tone(&t.status);
+                    let id = t.id;
+                    let anchor = format!("template-{id}");
+                    let history_label = format!("History of {}", t.name);
                     view! {
-                        <tr>
-                            <td><code>{t.name}</code></td>
+                        <ExpandableRow
+                            colspan=7
+                            label=history_label
+                            detail=move || view! { <TemplateHistory id /> }
+                        >
+                            <td id=anchor><code>{t.name}</code></td>
                             <td>{t.language}</td>
                             <td>{t.category.unwrap_or_default()}</td>
                             <td><Badge tone label=t.status /></td>
                             <td>{t.reason.unwrap_or_default()}</td>
                             <td><Timestamp iso=t.updated_at /></td>
-                        </tr>
+                        </ExpandableRow>
                     }
                 })
                 .collect_view()}
@@ -126,18 +131,33 @@ fn TemplateBoard(templates: Vec<TemplateSummary>) -> impl IntoView {
     }
 }
 
+/// Every status a template went through, oldest first.
 #[component]
-fn AcknowledgeButton(id: i64) -> impl IntoView {
-    let action = expect_context::<ServerAction<AcknowledgeAlert>>();
-    let caller = expect_context::<CurrentCaller>();
-    move || {
-        caller.allows(Role::Operator).then(|| {
-            view! {
-                <ActionForm action>
-                    <input type="hidden" name="id" value=id.to_string() />
-                    <button type="submit" class="small">"Acknowledge"</button>
-                </ActionForm>
-            }
-        })
+fn TemplateHistory(id: i64) -> impl IntoView {
+    let live = use_live();
+    let history = Resource::new(move || live.templates.get(), move |_| template_changes(id));
+    view! {
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match history.await {
+                    Ok(changes) => view! {
+                        <ol class="history">
+                            {changes
+                                .into_iter()
+                                .map(|c| view! {
+                                    <li>
+                                        <Timestamp iso=c.at />
+                                        <Badge tone=status_tone(&c.status) label=c.status />
+                                        {c.category.map(|category| view! { <span class="muted">{category}</span> })}
+                                        {c.reason.map(|reason| view! { <span>{reason}</span> })}
+                                    </li>
+                                })
+                                .collect_view()}
+                        </ol>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorNotice message=error.to_string() /> }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }
