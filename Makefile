@@ -32,13 +32,14 @@ SITE         := target/site
 TEST_SITE    := target/site-debug
 CARGO_WASM   := cargo build --lib --target $(WASM) --no-default-features --features hydrate --target-dir $(WASM_DIR)
 
-.PHONY: help run build bench test lint unit e2e fmt clean \
+.PHONY: help run demo build bench test lint unit e2e fmt clean \
         rust-tools node-tools chromium server-release server-debug FORCE
 
 help:
 	@echo "make run    build in release mode and start the server"
 	@echo "make test   formatting, clippy, cargo tests and browser tests"
 	@echo "make build  release binary and site assets only"
+	@echo "make demo   the dashboard fed by a simulated Whats91 (fresh database)"
 	@echo "make bench  receiver throughput against a bare handler"
 
 ## The two commands ---------------------------------------------------------
@@ -47,6 +48,27 @@ run: build
 	target/release/$(NAME) serve
 
 test: lint unit e2e
+
+# The product working without a Whats91 account: `whats91-ops simulate`
+# stands in for Whats91 on :3900, the server on :3000 uses it as its API,
+# and a destination is created through that API with the same code as the
+# Destinations page. The database is fresh each time (the simulator forgets
+# its webhooks when it stops); Ctrl-C stops both.
+DEMO_API_TOKEN := demo-whats91-token
+demo: build
+	@dir=$$(mktemp -d); \
+	export WHATS91_OPS_DATABASE=$$dir/demo.db \
+	       WHATS91_OPS_WHATS91_API_URL=http://127.0.0.1:3900/api/v2 \
+	       WHATS91_OPS_WHATS91_API_TOKEN=$(DEMO_API_TOKEN) \
+	       WHATS91_OPS_SIMULATE_TOKEN=$(DEMO_API_TOKEN); \
+	target/release/$(NAME) simulate --addr 127.0.0.1:3900 --rate 3 & sim=$$!; \
+	target/release/$(NAME) serve & app=$$!; \
+	trap 'kill $$sim $$app 2>/dev/null; wait; rm -rf "$$dir"' EXIT INT TERM; \
+	until python3 -c 'import urllib.request as u; u.urlopen("http://127.0.0.1:3000/healthz", timeout=1)' 2>/dev/null; \
+	  do sleep 0.3; done; \
+	target/release/$(NAME) destination create --slug demo --name "Demo (simulated Whats91)"; \
+	echo; echo "Dashboard: http://127.0.0.1:3000 (user admin, password printed above). Ctrl-C stops the demo."; \
+	wait
 
 ## Building -----------------------------------------------------------------
 
@@ -122,7 +144,8 @@ unit:
 # database; Playwright starts the server and stops it whatever happens.
 e2e: server-debug $(TEST_SITE)/pkg/$(NAME).wasm site-assets-debug node-tools chromium
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	export E2E_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }; \
+	export E2E_PORT=$$(free_port) E2E_SIMULATOR_PORT=$$(free_port); \
 	export E2E_DATABASE=$$tmp/e2e.db; \
 	cd end2end && playwright test $(E2E_ARGS)
 

@@ -9,6 +9,11 @@ export const database = process.env.E2E_DATABASE as string;
 export const secret = "whsec_end2end_created_once_only";
 export const token = "end2end-crm-token";
 
+// The stand-in Whats91 (`whats91-ops simulate`) the server's API client
+// talks to, and the API token both are given.
+export const simulatorURL = `http://127.0.0.1:${process.env.E2E_SIMULATOR_PORT}`;
+export const simulatorToken = "end2end-whats91-api-token";
+
 // Runs the real command line on the database the server under test uses.
 export function cli(args: string[], input?: string): string {
   return execFileSync(server, [...args, "--database", database], {

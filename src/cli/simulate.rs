@@ -61,15 +61,20 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         seed: args.seed,
     };
     let simulator = simulate::spawn(config).await?;
+    // A generated token is printed to the terminal for the operator to hand
+    // to the app; it never reaches the log. A given one is not repeated.
+    let shown = if generated {
+        token.expose()
+    } else {
+        "<the --token value>"
+    };
     println!("Simulated Whats91 API at {}", simulator.api_url());
     if generated {
-        // Printed to the terminal for the operator to hand to the app, and
-        // never logged.
-        println!("Bearer token: {}", token.expose());
+        println!("Bearer token: {shown}");
     }
     println!(
         "Point whats91-ops at it:\n  WHATS91_OPS_WHATS91_API_URL={} \
-         WHATS91_OPS_WHATS91_API_TOKEN=<token> whats91-ops serve",
+         WHATS91_OPS_WHATS91_API_TOKEN={shown} whats91-ops serve",
         simulator.api_url()
     );
     simulator.run_until(interrupted()).await;

@@ -165,8 +165,9 @@ fn success(shared: &Shared, status: StatusCode, message: &str, data: Value) -> R
     (status, Json(body)).into_response()
 }
 
-/// Whether the request carries the simulator's token: `Err` is the 401.
-fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), Response> {
+/// Whether the request carries the simulator's token; `Err` holds the
+/// 401's error code.
+fn check_token(state: &ApiState, headers: &HeaderMap) -> Result<(), &'static str> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -174,28 +175,25 @@ fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), Response> {
             let (scheme, token) = v.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
-        .filter(|token| !token.is_empty());
-    let Some(given) = given else {
-        let code = "MISSING_AUTH_TOKEN";
-        return Err(failure(
-            &state.shared,
-            StatusCode::UNAUTHORIZED,
-            code,
-            default_message(code),
-        ));
-    };
+        .filter(|token| !token.is_empty())
+        .ok_or("MISSING_AUTH_TOKEN")?;
     let expected = state.token.expose().as_bytes();
     if bool::from(given.as_bytes().ct_eq(expected)) {
         Ok(())
     } else {
-        let code = "INVALID_AUTH_TOKEN";
-        Err(failure(
-            &state.shared,
-            StatusCode::UNAUTHORIZED,
-            code,
-            default_message(code),
-        ))
+        Err("INVALID_AUTH_TOKEN")
     }
+}
+
+/// The 401 for a request without the simulator's token, if it is one.
+fn refuse_unauthorized(state: &ApiState, headers: &HeaderMap) -> Option<Response> {
+    let code = check_token(state, headers).err()?;
+    Some(failure(
+        &state.shared,
+        StatusCode::UNAUTHORIZED,
+        code,
+        default_message(code),
+    ))
 }
 
 /// Which documented call a request is, for injections.
@@ -212,7 +210,7 @@ fn operation(method: &Method, path: &str) -> &'static str {
 
 /// Authentication, then a pending injection, then the content type.
 async fn gate(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    if let Err(refusal) = authorize(&state, request.headers()) {
+    if let Some(refusal) = refuse_unauthorized(&state, request.headers()) {
         return refusal;
     }
     let operation = operation(request.method(), request.uri().path());
@@ -260,9 +258,9 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 async fn control_gate(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    match authorize(&state, request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => refusal,
+    match refuse_unauthorized(&state, request.headers()) {
+        None => next.run(request).await,
+        Some(refusal) => refusal,
     }
 }
 
@@ -300,17 +298,19 @@ impl Problems {
         self.0.push(json!({ "field": field, "message": message }));
     }
 
-    fn into_response(self, shared: &Shared) -> Option<Response> {
-        if self.0.is_empty() {
-            return None;
-        }
-        Some(failure_with(
+    /// The 400 listing every problem, when there is one.
+    fn refusal(self, shared: &Shared) -> Option<Response> {
+        (!self.0.is_empty()).then(|| self.respond(shared))
+    }
+
+    fn respond(self, shared: &Shared) -> Response {
+        failure_with(
             shared,
             StatusCode::BAD_REQUEST,
             "VALIDATION_FAILED",
             "Validation failed",
             Some(Value::Array(self.0)),
-        ))
+        )
     }
 }
 
@@ -411,24 +411,18 @@ fn read_events(value: &Value, field: &str, problems: &mut Problems) -> Option<Ve
     Some(events)
 }
 
-/// The `webhook` object of a request body, or the 400 explaining why not.
-fn webhook_object(shared: &Shared, body: &[u8]) -> Result<(Value, Map<String, Value>), Response> {
+/// The body and its `webhook` object, or the problem that makes it a 400.
+fn webhook_object(body: &[u8]) -> Result<(Value, Map<String, Value>), Problems> {
     let mut problems = Problems::default();
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let webhook = parsed
-        .as_ref()
-        .and_then(|b| b.get("webhook"))
-        .and_then(Value::as_object)
-        .cloned();
-    match (parsed, webhook) {
-        (Some(body), Some(webhook)) => Ok((body, webhook)),
-        (None, _) => {
-            problems.add("body", "must be a JSON object");
-            Err(problems.into_response(shared).expect("a problem was added"))
-        }
-        (Some(_), None) => {
+    let Some(parsed) = serde_json::from_slice::<Value>(body).ok() else {
+        problems.add("body", "must be a JSON object");
+        return Err(problems);
+    };
+    match parsed.get("webhook").and_then(Value::as_object).cloned() {
+        Some(webhook) => Ok((parsed, webhook)),
+        None => {
             problems.add("webhook", "is required and must be an object");
-            Err(problems.into_response(shared).expect("a problem was added"))
+            Err(problems)
         }
     }
 }
@@ -463,9 +457,9 @@ fn endpoint_refusal(shared: &Shared, url: &str, allow_http: bool) -> Option<Resp
 
 async fn create(State(state): State<ApiState>, body: Bytes) -> Response {
     let shared = &state.shared;
-    let (body, webhook) = match webhook_object(shared, &body) {
+    let (body, webhook) = match webhook_object(&body) {
         Ok(parts) => parts,
-        Err(refusal) => return refusal,
+        Err(problems) => return problems.respond(shared),
     };
     let mut problems = Problems::default();
     let fields = read_fields(&webhook, &mut problems);
@@ -488,7 +482,7 @@ async fn create(State(state): State<ApiState>, body: Bytes) -> Response {
             }
         },
     };
-    if let Some(refusal) = problems.into_response(shared) {
+    if let Some(refusal) = problems.refusal(shared) {
         return refusal;
     }
     let endpoint_url = fields.endpoint_url.clone().unwrap_or_default();
@@ -591,7 +585,7 @@ async fn list(
     if !matches!(status, None | Some("ACTIVE" | "INACTIVE")) {
         problems.add("status", "must be ACTIVE or INACTIVE");
     }
-    if let Some(refusal) = problems.into_response(shared) {
+    if let Some(refusal) = problems.refusal(shared) {
         return refusal;
     }
     let matching: Vec<Value> = shared
@@ -642,9 +636,9 @@ async fn update(State(state): State<ApiState>, Path(uid): Path<String>, body: By
     if shared.lock().webhook_mut(&uid).is_none() {
         return not_found(shared);
     }
-    let (_, webhook) = match webhook_object(shared, &body) {
+    let (_, webhook) = match webhook_object(&body) {
         Ok(parts) => parts,
-        Err(refusal) => return refusal,
+        Err(problems) => return problems.respond(shared),
     };
     let mut problems = Problems::default();
     let fields = read_fields(&webhook, &mut problems);
@@ -657,7 +651,7 @@ async fn update(State(state): State<ApiState>, Path(uid): Path<String>, body: By
             "cannot be combined with verificationToken",
         );
     }
-    if let Some(refusal) = problems.into_response(shared) {
+    if let Some(refusal) = problems.refusal(shared) {
         return refusal;
     }
     if let Some(url) = &fields.endpoint_url {

@@ -141,6 +141,11 @@ async fn changes_through_the_api_check_the_same_roles_as_the_pages() {
             .json(&body)
             .send()
     };
+    // Registered by hand: no Whats91 webhook to switch first.
+    sqlx::query("UPDATE destinations SET webhook_uid = NULL")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
     let ack = format!("/api/v1/alerts/{alert}/acknowledge");
     let toggle = "/api/v1/destinations/crm/status".to_owned();
     let off = serde_json::json!({ "status": "INACTIVE" });

@@ -10,7 +10,9 @@ use whats91_ops::{
     ui::App,
 };
 
-use crate::helpers::{fixture, new_destination, spawn_app, spawn_app_with, ADMIN_PASSWORD};
+use crate::helpers::{
+    fixture, new_destination, spawn_app, spawn_app_with, unlinked_destination, ADMIN_PASSWORD,
+};
 
 /// Routes anyone may reach, by design.
 fn is_documented_public(path: &str) -> bool {
@@ -83,7 +85,7 @@ async fn every_route_refuses_a_caller_without_a_session_except_the_public_ones()
 #[tokio::test]
 async fn each_role_may_do_what_it_is_allowed_and_nothing_more() {
     let app = spawn_app().await;
-    app.register(new_destination("crm")).await;
+    app.register(unlinked_destination("crm")).await;
     app.deliver("crm", &fixture("template_rejected")).await;
     app.projected().await;
     let alert: i64 = app.scalar("SELECT id FROM alerts").await;
@@ -256,7 +258,7 @@ async fn an_idle_session_expires() {
 #[tokio::test]
 async fn cross_site_posts_to_server_functions_are_refused() {
     let app = spawn_app().await;
-    app.register(new_destination("crm")).await;
+    app.register(unlinked_destination("crm")).await;
     let admin = app.admin().await;
     let toggle = |origin: &'static str, site: Option<&'static str>| {
         let mut request = admin

@@ -99,6 +99,15 @@ pub fn new_destination(slug: &str) -> NewDestination {
     }
 }
 
+/// Like [`new_destination`], but registered by hand without a Whats91
+/// webhook: switching it on or off is a local change, with no API call.
+pub fn unlinked_destination(slug: &str) -> NewDestination {
+    NewDestination {
+        webhook_uid: None,
+        ..new_destination(slug)
+    }
+}
+
 /// The bytes of a payload in `tests/fixtures/payloads/`.
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = format!(

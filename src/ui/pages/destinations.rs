@@ -41,10 +41,14 @@ pub mod ssr {
     /// safe to show, otherwise logged here and reported in general terms.
     pub fn shown(error: destinations::DestinationError) -> leptos::prelude::ServerFnError {
         if error.is_unexpected() {
-            crate::startup::unexpected("changing destinations")(error)
-        } else {
-            leptos::prelude::ServerFnError::new(error.to_string())
+            return crate::startup::unexpected("changing destinations")(error);
         }
+        // Refused, not failed: the request could not be carried out as
+        // asked (bad input, or Whats91 said no).
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        leptos::prelude::ServerFnError::new(error.to_string())
     }
 
     /// Every destination with its last day of traffic; never a secret.
