@@ -149,42 +149,10 @@ impl<'a> Manager<'a> {
         actor: Actor<'_>,
     ) -> Result<Created, DestinationError> {
         let client = self.client("creating a webhook through Whats91")?;
-        let events = tidy_events(&request.events);
-        if events.is_empty() {
-            return Err(DestinationError::NoEvents);
-        }
-        let status = if request.start_inactive {
-            DestinationStatus::Inactive
-        } else {
-            DestinationStatus::Active
-        };
-        let mut new = NewDestination {
-            slug: request.slug.trim().to_owned(),
-            name: display_name(&request.name, &request.slug),
-            webhook_uid: None,
-            sender_id: request.sender_id.clone(),
-            // Stands in for the secret Whats91 will issue, so that the
-            // local rules are checked before anything exists remotely.
-            signing_secret: Some(Secret::new("whsec_pending")),
-            verification_header_key: request.verification_header_key.trim().to_owned(),
-            verification_token: request
-                .verification_token
-                .filter(|t| !t.expose().is_empty()),
-            events: events.clone(),
-            status,
-            quiet_period_secs: DEFAULT_QUIET_PERIOD_SECS,
-        };
+        let mut new = planned_destination(&request)?;
         new.validate()?;
         self.ensure_slug_free(&new.slug).await?;
-        let catalog = client.event_catalog().await?;
-        let unknown: Vec<String> = events
-            .iter()
-            .filter(|e| !catalog.contains(e))
-            .cloned()
-            .collect();
-        if !unknown.is_empty() {
-            return Err(DestinationError::UnknownEvents(unknown));
-        }
+        check_events(client, &new.events).await?;
 
         let receiver_url = self.receiver_url(&new.slug);
         let created = client
@@ -192,8 +160,8 @@ impl<'a> Manager<'a> {
                 sender_id: request.sender_id,
                 name: new.name.clone(),
                 endpoint_url: receiver_url.clone(),
-                events,
-                status: Some(status),
+                events: new.events.clone(),
+                status: Some(new.status),
                 verification_header_key: Some(new.verification_header_key.clone()),
                 verification_token: new.verification_token.clone(),
                 ..NewWebhook::default()
@@ -201,12 +169,7 @@ impl<'a> Manager<'a> {
             .await?;
         let webhook = created.webhook;
         new.signing_secret = Some(created.signing_secret);
-        new.webhook_uid = Some(webhook.uid.clone());
-        new.sender_id = new.sender_id.or_else(|| webhook.phone_number.clone());
-        new.status = webhook.local_status();
-        if !webhook.events.is_empty() {
-            new.events = webhook.events.clone();
-        }
+        adopt_remote(&mut new, &webhook);
         let destination = match destinations::insert(self.pool, &new).await {
             Ok(destination) => destination,
             Err(cause) => return Err(self.created_but_not_stored(client, &webhook, cause).await),
@@ -411,6 +374,63 @@ impl<'a> Manager<'a> {
             actor.from,
         )
         .await;
+    }
+}
+
+/// The destination a create will store, before Whats91 issues its secret:
+/// a placeholder stands in for it so that every local rule can be checked
+/// while nothing exists remotely yet.
+fn planned_destination(request: &CreateThroughWhats91) -> Result<NewDestination, DestinationError> {
+    let events = tidy_events(&request.events);
+    if events.is_empty() {
+        return Err(DestinationError::NoEvents);
+    }
+    let status = if request.start_inactive {
+        DestinationStatus::Inactive
+    } else {
+        DestinationStatus::Active
+    };
+    Ok(NewDestination {
+        slug: request.slug.trim().to_owned(),
+        name: display_name(&request.name, &request.slug),
+        webhook_uid: None,
+        sender_id: request.sender_id.clone(),
+        signing_secret: Some(Secret::new("whsec_pending")),
+        verification_header_key: request.verification_header_key.trim().to_owned(),
+        verification_token: request
+            .verification_token
+            .clone()
+            .filter(|t| !t.expose().is_empty()),
+        events,
+        status,
+        quiet_period_secs: DEFAULT_QUIET_PERIOD_SECS,
+    })
+}
+
+/// Refuses events the Whats91 catalog does not offer.
+async fn check_events(client: &Whats91Client, events: &[String]) -> Result<(), DestinationError> {
+    let catalog = client.event_catalog().await?;
+    let unknown: Vec<String> = events
+        .iter()
+        .filter(|e| !catalog.contains(e))
+        .cloned()
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(DestinationError::UnknownEvents(unknown))
+    }
+}
+
+/// What Whats91 settled for the created webhook wins over what was asked.
+fn adopt_remote(new: &mut NewDestination, webhook: &Webhook) {
+    new.webhook_uid = Some(webhook.uid.clone());
+    if new.sender_id.is_none() {
+        new.sender_id = webhook.phone_number.clone();
+    }
+    new.status = webhook.local_status();
+    if !webhook.events.is_empty() {
+        new.events = webhook.events.clone();
     }
 }
 

@@ -492,6 +492,8 @@ async fn create(State(state): State<ApiState>, body: Bytes) -> Response {
     let webhook = new_webhook(shared, fields, endpoint_url, sender);
     let described = describe(&webhook);
     let secret = webhook.signing_secret.expose().to_owned();
+    tracing::info!(uid = %webhook.uid, endpoint = %webhook.endpoint_url,
+        active = webhook.active, "simulated webhook created");
     shared.lock().webhooks.push(webhook);
     let body = json!({
         "success": true,
@@ -665,6 +667,7 @@ async fn update(State(state): State<ApiState>, Path(uid): Path<String>, body: By
         return not_found(shared);
     };
     apply(target, fields);
+    tracing::info!(uid = %target.uid, active = target.active, "simulated webhook updated");
     let data = describe(target);
     drop(guard);
     success(shared, StatusCode::OK, "Webhook updated", data)

@@ -16,9 +16,11 @@
 //! its answer. The client reads
 //! `data: {webhooks: [...], pagination: {page, limit, total, totalPages}}`
 //! (the shape `simulate` serves) and also accepts `data` as a bare array.
-//! It asks for pages 1, 2, … and stops at `totalPages`, at a page shorter
-//! than `limit`, at an empty page, or after [`MAX_PAGES`], whichever comes
-//! first, so an answer without pagination fields cannot loop forever.
+//! It asks for pages 1, 2, … of [`PAGE_LIMIT`] and stops at `totalPages`
+//! when the answer gives it, otherwise at the first page that brings no
+//! webhook it has not seen (empty, or page 1 again from an API that ignores
+//! `page`); never after more than [`MAX_PAGES`]. A short page is not taken
+//! as the last, since an API may cap `limit` below what was asked.
 
 mod error;
 mod types;
@@ -155,13 +157,24 @@ impl Whats91Client {
     /// Every webhook of the account, page after page (see the module
     /// documentation for when it stops).
     pub async fn list_all(&self) -> Result<Vec<Webhook>, Whats91Error> {
-        let mut all = Vec::new();
+        let mut all: Vec<Webhook> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for page in 1..=MAX_PAGES {
             let current = self.list_page(page, PAGE_LIMIT).await?;
-            let short = current.webhooks.len() < PAGE_LIMIT as usize;
-            let last = current.total_pages.is_some_and(|total| page >= total);
-            all.extend(current.webhooks);
-            if short || last {
+            let fresh: Vec<Webhook> = current
+                .webhooks
+                .into_iter()
+                .filter(|w| seen.insert(w.uid.clone()))
+                .collect();
+            let done = match current.total_pages {
+                Some(total) => page >= total,
+                // Without pagination fields, a page that brings nothing new
+                // is the end (an API that ignores `page` repeats page 1).
+                None => fresh.is_empty(),
+            };
+            let exhausted = fresh.is_empty();
+            all.extend(fresh);
+            if done || exhausted {
                 break;
             }
         }
