@@ -155,7 +155,7 @@ async fn start_receiver(dir: &std::path::Path) -> (SocketAddr, AppState) {
         alerts: Default::default(),
         session_idle: Duration::from_secs(3600),
         login_limits: Default::default(),
-        admin_password: Some(ADMIN_PASSWORD.into()),
+        admin_password: Some(Secret::new(ADMIN_PASSWORD)),
         shutdown_grace: Duration::from_secs(1),
         whats91_api_url: whats91_ops::whats91::DEFAULT_API_URL.to_owned(),
         whats91_api_token: None,

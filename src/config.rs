@@ -179,9 +179,10 @@ pub struct ServeArgs {
         long,
         env = "WHATS91_OPS_ADMIN_PASSWORD",
         hide = true,
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret
     )]
-    pub admin_password: Option<String>,
+    pub admin_password: Option<Secret>,
 
     /// Seconds given to in-flight requests to finish after SIGINT/SIGTERM.
     #[arg(long, env = "WHATS91_OPS_SHUTDOWN_GRACE", default_value_t = 10)]
@@ -204,7 +205,7 @@ pub struct Settings {
     pub alerts: Thresholds,
     pub session_idle: Duration,
     pub login_limits: ThrottleLimits,
-    pub admin_password: Option<String>,
+    pub admin_password: Option<Secret>,
     pub shutdown_grace: Duration,
     /// Base URL of the Whats91 API.
     pub whats91_api_url: String,
@@ -249,6 +250,11 @@ impl Settings {
             whats91_api_token: serve.whats91.whats91_api_token.clone(),
         })
     }
+}
+
+/// A flag or variable value that must never show in debug output.
+fn secret(raw: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::new(raw))
 }
 
 #[derive(Debug, thiserror::Error)]

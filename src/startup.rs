@@ -280,14 +280,14 @@ pub fn router(state: AppState) -> Router {
 /// the terminal only, never to the log.
 async fn ensure_first_admin(
     db: &Database,
-    password: Option<String>,
+    password: Option<crate::store::destinations::Secret>,
     public_url: &crate::config::PublicUrl,
 ) -> anyhow::Result<()> {
     if users::count(&db.pool).await? > 0 {
         return Ok(());
     }
     let generated = password.is_none();
-    let password = password.unwrap_or_else(|| {
+    let password = password.map(|p| p.expose().to_owned()).unwrap_or_else(|| {
         let mut random = [0u8; 12];
         argon2::password_hash::rand_core::RngCore::fill_bytes(
             &mut argon2::password_hash::rand_core::OsRng,

@@ -43,7 +43,7 @@ pub fn test_settings(dir: &TempDir) -> Settings {
         alerts: Default::default(),
         session_idle: Duration::from_secs(3600),
         login_limits: Default::default(),
-        admin_password: Some(ADMIN_PASSWORD.into()),
+        admin_password: Some(Secret::new(ADMIN_PASSWORD)),
         shutdown_grace: Duration::from_secs(1),
         whats91_api_url: whats91_ops::whats91::DEFAULT_API_URL.to_owned(),
         whats91_api_token: None,

@@ -105,3 +105,15 @@ fn an_unknown_log_format_is_refused_with_the_value_named() {
     let bad_log_format = parse(&["--log-format", "xml"]).unwrap_err().to_string();
     assert!(bad_log_format.contains("xml"), "{bad_log_format}");
 }
+
+#[test]
+fn the_first_admin_password_never_shows_in_debug_output() {
+    let _env = ENV_LOCK.lock().unwrap();
+    let cli = parse(&["--admin-password", "correct-horse-battery"]).unwrap();
+    let settings = resolve(&cli);
+    let password = settings.admin_password.as_ref().expect("password kept");
+    assert_eq!(password.expose(), "correct-horse-battery");
+    for shown in [format!("{cli:?}"), format!("{settings:?}")] {
+        assert!(!shown.contains("correct-horse-battery"), "{shown}");
+    }
+}
