@@ -20,6 +20,7 @@ use std::{
 use axum::{body::Bytes, http::StatusCode, routing::post, Router};
 use whats91_ops::{
     config::{PublicUrl, Settings},
+    projection::projector,
     startup::{router, AppState},
     store::destinations::{self, DestinationStatus, NewDestination, Secret, DEFAULT_HEADER_KEY},
     webhook::signature::sign,
@@ -136,6 +137,20 @@ fn main() {
         assert!(
             stored as usize >= receiver.deliveries,
             "acknowledged deliveries missing"
+        );
+        // Under saturation projection yields to ingest; how far behind it
+        // is, and how long it takes to catch up once the load stops.
+        let (behind, caught_up) = servers.block_on(async {
+            let behind = projector::lag(&state.db.pool).await.unwrap();
+            let started = Instant::now();
+            while projector::lag(&state.db.pool).await.unwrap() > 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            (behind, started.elapsed())
+        });
+        println!(
+            "projections: {behind} events behind when the load stopped, caught up {:.1} s later",
+            caught_up.as_secs_f64()
         );
     }
     if let (Some(receiver), Some(bare)) = (receiver, bare) {

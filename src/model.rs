@@ -61,6 +61,22 @@ pub struct Page<T> {
 /// The verification header Whats91 suggests when none is given.
 pub const DEFAULT_HEADER_KEY: &str = "X-CRM-Webhook-Token";
 
+/// Message statuses in the order a delivery advances through them, lowest
+/// first; `failed` is terminal and ranks above them all.
+pub const MESSAGE_STATUSES: [&str; 7] = [
+    "accepted",
+    "queued",
+    "pending",
+    "sent",
+    "delivered",
+    "read",
+    "failed",
+];
+
+/// Statuses Meta reports beside the progression; they never move a
+/// timeline's current status.
+pub const UNRANKED_STATUSES: [&str; 2] = ["deleted", "warning"];
+
 /// The marks a stored delivery can carry, in display order (the event log's
 /// column names).
 pub const FLAG_NAMES: [&str; 4] = [

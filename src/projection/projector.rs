@@ -2,8 +2,9 @@
 //! and applies it in batches. Each batch and the checkpoint move together in
 //! one transaction, so a crash can neither skip an event nor apply one twice.
 //!
-//! In the server, [`step`] runs on the event writer's own connection
-//! whenever no delivery is waiting (see `store::writer`): projection never
+//! In the server, [`step`] runs in the event writer's task, on a
+//! connection of its own that the task uses in turn with the log's, and
+//! only when no delivery is waiting (see `store::writer`): projection never
 //! holds the write lock while a delivery waits for its commit. [`Projector`]
 //! drives the same steps over a pool, for tools and tests.
 

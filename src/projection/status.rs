@@ -12,15 +12,7 @@
 pub struct MessageStatus(String);
 
 /// The progression, lowest first; `failed` is terminal.
-const PROGRESSION: [&str; 7] = [
-    "accepted",
-    "queued",
-    "pending",
-    "sent",
-    "delivered",
-    "read",
-    "failed",
-];
+const PROGRESSION: [&str; 7] = crate::model::MESSAGE_STATUSES;
 
 impl MessageStatus {
     /// Any non-empty status word; unknown ones are kept, unranked.

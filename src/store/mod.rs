@@ -6,6 +6,7 @@
 //! only once it is on disk.
 
 pub mod destinations;
+pub mod digests;
 pub mod events;
 pub mod writer;
 

@@ -7,7 +7,7 @@
 //! delivery only once it is on disk, and concurrency costs no extra fsyncs.
 
 use std::{
-    collections::HashMap,
+    collections::{hash_map::Entry, HashMap},
     path::Path,
     sync::Arc,
     time::{Duration, Instant},
@@ -19,6 +19,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{
     connect_options,
+    digests::{Digests, WriterLock},
     events::{Appended, EventNotice, NewEvent, RejectedAttempt},
 };
 use crate::{
@@ -88,12 +89,35 @@ impl EventWriter {
         changes: broadcast::Sender<Changes>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<(Self, tokio::task::JoinHandle<()>)> {
+        // The redelivery map is exact only while this is the one writer.
+        let lock = WriterLock::acquire(database)?;
         // The writer never checkpoints itself: copying the WAL into the
         // database file is left to its own task, off the commit path.
         let writer_options = connect_options(database).pragma("wal_autocheckpoint", "0");
-        let conn = SqliteConnection::connect_with(&writer_options)
+        let mut conn = SqliteConnection::connect_with(&writer_options)
             .await
             .context("cannot open the event writer's connection")?;
+        let started = Instant::now();
+        let digests = Digests::load(&mut conn)
+            .await
+            .context("cannot read the event log's body digests")?;
+        tracing::info!(
+            events = digests.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "redelivery check loaded"
+        );
+        // Projections are derived from the log and rebuilt from it, so
+        // their steps need not wait for an fsync of their own: a later
+        // commit of the log syncs the WAL with them, and a crash before
+        // that rolls back a step together with its checkpoint. The task
+        // uses this connection and the writer's strictly in turn, so
+        // neither ever waits for the other's lock.
+        let projection_options = connect_options(database)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            .pragma("wal_autocheckpoint", "0");
+        let projection_conn = SqliteConnection::connect_with(&projection_options)
+            .await
+            .context("cannot open the projection connection")?;
         let checkpointer = SqliteConnection::connect_with(&connect_options(database))
             .await
             .context("cannot open the checkpoint connection")?;
@@ -102,6 +126,9 @@ impl EventWriter {
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
         let task = Writer {
             conn,
+            projection_conn,
+            digests,
+            _lock: lock,
             config,
             notices,
             metrics,
@@ -134,6 +161,12 @@ impl EventWriter {
 
 struct Writer {
     conn: SqliteConnection,
+    /// Projection steps, without an fsync of their own.
+    projection_conn: SqliteConnection,
+    /// Every logged (destination, body digest): the redelivery check.
+    digests: Digests,
+    /// Held for as long as the task runs.
+    _lock: WriterLock,
     config: WriterConfig,
     notices: broadcast::Sender<EventNotice>,
     metrics: Arc<Metrics>,
@@ -193,7 +226,7 @@ impl Writer {
 
     /// Applies one projection batch; returns whether more may be waiting.
     async fn project_step(&mut self) -> bool {
-        match projector::step(&mut self.conn, PROJECTION_STEP).await {
+        match projector::step(&mut self.projection_conn, PROJECTION_STEP).await {
             Ok(Some(changes)) => {
                 let _ = self.changes.send(changes);
                 true
@@ -210,7 +243,13 @@ impl Writer {
     /// Commits and answers a batch; returns whether new events were logged.
     async fn commit_batch(&mut self, batch: &mut Vec<Job>) -> bool {
         let started = std::time::Instant::now();
-        let committed = commit(&mut self.conn, batch, self.config.rejected_log_limit).await;
+        let committed = commit(
+            &mut self.conn,
+            &mut self.digests,
+            batch,
+            self.config.rejected_log_limit,
+        )
+        .await;
         self.metrics.observe_commit(batch.len(), started.elapsed());
         match committed {
             Ok(results) => {
@@ -277,6 +316,7 @@ async fn checkpoint_loop(mut conn: SqliteConnection, mut requests: mpsc::Receive
 /// per job: `Some` for appends, `None` for rejected attempts.
 async fn commit(
     conn: &mut SqliteConnection,
+    digests: &mut Digests,
     batch: &[Job],
     rejected_log_limit: i64,
 ) -> sqlx::Result<Vec<Option<Appended>>> {
@@ -294,7 +334,7 @@ async fn commit(
             Job::Append(..) => None,
         })
         .collect();
-    let mut appended = append_all(conn, &events).await?.into_iter();
+    let mut appended = append_all(conn, digests, &events).await?.into_iter();
     // The security log must never cost an acknowledged delivery its answer.
     if let Err(error) = record_rejections(conn, &attempts, rejected_log_limit).await {
         tracing::warn!(%error, "rejected attempts not recorded");
@@ -312,21 +352,112 @@ const EVENT_COLUMNS: &str = "destination_id, received_at, body, body_sha256, eve
     webhook_uid, sender_id, malformed, not_subscribed, uid_mismatch, while_inactive,
     signature_checked, token_checked, content_type, remote_addr";
 
-/// Appends events with one multi-row INSERT (at most `MAX_BATCH` rows of 15
-/// parameters, far below SQLite's limit on bound parameters). A body
-/// already stored for its destination, or repeated within the batch,
-/// becomes a redelivery of the first one.
+/// Where a job's delivery goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// A new row: the n-th of the batch's INSERT.
+    New(usize),
+    /// A redelivery of an event logged before this batch.
+    Logged(i64),
+    /// A redelivery of the n-th new row of this same batch.
+    Repeat(usize),
+}
+
+/// Appends events. A body already logged for its destination, or repeated
+/// within the batch, becomes a redelivery of the first one. The common
+/// batch, all new, is one multi-row INSERT: one statement outside an
+/// explicit transaction is a transaction of its own, so it costs one round
+/// trip to SQLite and one fsync. Redelivery counts join the INSERT in one
+/// explicit transaction. The map learns the new rows once they are
+/// committed, never before.
 async fn append_all(
     conn: &mut SqliteConnection,
+    digests: &mut Digests,
     events: &[&NewEvent],
 ) -> sqlx::Result<Vec<Appended>> {
+    let (places, fresh) = place(conn, digests, events).await?;
+    let first_seq = if fresh.len() == events.len() {
+        insert_rows(conn, &fresh).await?
+    } else {
+        let mut tx = conn.begin().await?;
+        let first_seq = insert_rows(&mut tx, &fresh).await?;
+        for (place, event) in places.iter().zip(events) {
+            let seq = match *place {
+                Place::New(_) => continue,
+                Place::Logged(seq) => seq,
+                Place::Repeat(n) => first_seq + n as i64,
+            };
+            count_redelivery(&mut tx, seq, event.received_at).await?;
+        }
+        tx.commit().await?;
+        first_seq
+    };
+    for (n, event) in fresh.iter().enumerate() {
+        digests.insert(
+            event.destination_id,
+            &event.body_sha256,
+            first_seq + n as i64,
+        );
+    }
+    Ok(places
+        .into_iter()
+        .map(|place| match place {
+            Place::New(n) => Appended {
+                seq: first_seq + n as i64,
+                duplicate: false,
+            },
+            Place::Logged(seq) => Appended {
+                seq,
+                duplicate: true,
+            },
+            Place::Repeat(n) => Appended {
+                seq: first_seq + n as i64,
+                duplicate: true,
+            },
+        })
+        .collect())
+}
+
+/// Decides each job's place, and returns the new rows in batch order.
+async fn place<'a>(
+    conn: &mut SqliteConnection,
+    digests: &Digests,
+    events: &[&'a NewEvent],
+) -> sqlx::Result<(Vec<Place>, Vec<&'a NewEvent>)> {
+    let mut places = Vec::with_capacity(events.len());
+    let mut fresh: Vec<&NewEvent> = Vec::with_capacity(events.len());
+    let mut in_batch: HashMap<(i64, [u8; 32]), usize> = HashMap::new();
+    for &event in events {
+        if let Some(seq) = digests
+            .find(conn, event.destination_id, &event.body_sha256)
+            .await?
+        {
+            places.push(Place::Logged(seq));
+            continue;
+        }
+        match in_batch.entry((event.destination_id, event.body_sha256)) {
+            Entry::Occupied(first) => places.push(Place::Repeat(*first.get())),
+            Entry::Vacant(slot) => {
+                slot.insert(fresh.len());
+                places.push(Place::New(fresh.len()));
+                fresh.push(event);
+            }
+        }
+    }
+    Ok((places, fresh))
+}
+
+/// Inserts rows with one multi-row INSERT (at most `MAX_BATCH` rows of 15
+/// parameters, far below SQLite's limit on bound parameters) and returns
+/// the first one's sequence number. One statement and one writer: the rows
+/// get consecutive numbers in VALUES order.
+async fn insert_rows(conn: &mut SqliteConnection, events: &[&NewEvent]) -> sqlx::Result<i64> {
     if events.is_empty() {
-        return Ok(Vec::new());
+        return Ok(0);
     }
     let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; events.len()];
     let sql = format!(
-        "INSERT INTO events ({EVENT_COLUMNS}) VALUES {}
-         ON CONFLICT (destination_id, body_sha256) DO NOTHING",
+        "INSERT INTO events ({EVENT_COLUMNS}) VALUES {}",
         placeholders.join(", ")
     );
     let mut query = sqlx::query(&sql);
@@ -349,86 +480,25 @@ async fn append_all(
             .bind(&event.remote_addr);
     }
     let result = query.execute(&mut *conn).await?;
-    let (inserted_count, last_seq) = (result.rows_affected() as i64, result.last_insert_rowid());
-    if inserted_count == events.len() as i64 {
-        // The common case, and no extra query: one statement, one writer,
-        // so the new rows got consecutive sequence numbers in VALUES order.
-        let first_seq = last_seq - inserted_count + 1;
-        return Ok((first_seq..=last_seq)
-            .map(|seq| Appended {
-                seq,
-                duplicate: false,
-            })
-            .collect());
-    }
-    let mut inserted = inserted_rows(conn, inserted_count, last_seq).await?;
-    let mut appended = Vec::with_capacity(events.len());
-    let mut redelivered = Vec::new();
-    for (i, event) in events.iter().enumerate() {
-        // `remove`: the first job with a key gets the new row; any later one
-        // in the same batch is a redelivery of it.
-        match inserted.remove(&(event.destination_id, event.body_sha256.to_vec())) {
-            Some(seq) => appended.push(Appended {
-                seq,
-                duplicate: false,
-            }),
-            None => {
-                redelivered.push(i);
-                appended.push(Appended {
-                    seq: 0,
-                    duplicate: true,
-                });
-            }
-        }
-    }
-    if !redelivered.is_empty() {
-        let mut tx = conn.begin().await?;
-        for i in redelivered {
-            appended[i].seq = redeliver(&mut tx, events[i]).await?;
-        }
-        tx.commit().await?;
-    }
-    Ok(appended)
+    Ok(result.last_insert_rowid() - result.rows_affected() as i64 + 1)
 }
 
-/// The rows the last INSERT added, by destination and body digest: the
-/// `count` highest sequence numbers up to `last_seq`.
-async fn inserted_rows(
+/// Counts a redelivery beside the stored event `seq`.
+async fn count_redelivery(
     conn: &mut SqliteConnection,
-    count: i64,
-    last_seq: i64,
-) -> sqlx::Result<HashMap<(i64, Vec<u8>), i64>> {
-    if count == 0 {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT seq, destination_id, body_sha256 FROM events WHERE seq > ? AND seq <= ?",
-    )
-    .bind(last_seq - count)
-    .bind(last_seq)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(seq, destination_id, digest)| ((destination_id, digest), seq))
-        .collect())
-}
-
-/// Counts a redelivery beside the stored event with the same body and
-/// returns that event's sequence number.
-async fn redeliver(conn: &mut SqliteConnection, event: &NewEvent) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "INSERT INTO event_redeliveries (seq, count, last_received_at)
-         SELECT seq, 1, ? FROM events WHERE destination_id = ? AND body_sha256 = ?
+    seq: i64,
+    received_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO event_redeliveries (seq, count, last_received_at) VALUES (?, 1, ?)
          ON CONFLICT (seq) DO UPDATE
-             SET count = count + 1, last_received_at = excluded.last_received_at
-         RETURNING seq",
+             SET count = count + 1, last_received_at = excluded.last_received_at",
     )
-    .bind(event.received_at)
-    .bind(event.destination_id)
-    .bind(&event.body_sha256[..])
-    .fetch_one(&mut *conn)
-    .await
+    .bind(seq)
+    .bind(received_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Logs rejected attempts and prunes the log to its bound.

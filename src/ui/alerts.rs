@@ -121,9 +121,13 @@ pub fn Toasts() -> impl IntoView {
 
     view! {
         <section class="toasts" aria-label="New alerts" aria-live="assertive">
-            <For each=shown key=|alert| alert.id let:alert>
-                <Toast alert on_dismiss=move |id| dismissed.update(|d| d.push(id)) />
-            </For>
+            // Read inside a Transition, like the header's count, so the
+            // hydrated tab waits for the same data the server rendered.
+            <Transition fallback=|| ()>
+                <For each=shown key=|alert| alert.id let:alert>
+                    <Toast alert on_dismiss=move |id| dismissed.update(|d| d.push(id)) />
+                </For>
+            </Transition>
         </section>
     }
 }

@@ -6,6 +6,7 @@ mod auth;
 mod health;
 mod helpers;
 mod live;
+mod migrations;
 mod process;
 mod projection;
 mod receiver;

@@ -407,6 +407,54 @@ async fn a_delivery_signed_by_the_independent_vectors_is_accepted() {
 }
 
 #[tokio::test]
+async fn one_body_sent_many_times_at_once_is_stored_once_and_counted_every_time() {
+    let app = spawn_app().await;
+    app.register(new_destination("crm")).await;
+    let body = fixture("inbound_text");
+    // Sent together, the copies share commits: some are repeats of a row
+    // in their own batch, some of a row committed before.
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let request = app
+            .post("crm", &body)
+            .header("x-whats91-signature", sign(SECRET, &body))
+            .header(DEFAULT_HEADER_KEY, TOKEN);
+        sends.spawn(async move {
+            let answer: Value = request.send().await.unwrap().json().await.unwrap();
+            (answer["seq"].as_i64().unwrap(), answer["duplicate"] == true)
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = sends.join_next().await {
+        answers.push(answer.unwrap());
+    }
+    let seqs: std::collections::HashSet<i64> = answers.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(seqs.len(), 1, "{answers:?}");
+    assert_eq!(
+        answers.iter().filter(|(_, duplicate)| !duplicate).count(),
+        1
+    );
+    assert_eq!(app.event_count().await, 1);
+    assert_eq!(app.scalar("SELECT count FROM event_redeliveries").await, 63);
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_database_is_refused() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = crate::helpers::test_settings(&dir);
+    settings.database = app.database.clone();
+    let refused = whats91_ops::startup::AppState::new(settings)
+        .await
+        .expect_err("two writers on one log");
+    let message = format!("{refused:#}");
+    assert!(
+        message.contains("already writing to this database"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn five_hundred_concurrent_deliveries_are_each_stored_once() {
     let app = spawn_app().await;
     app.register(new_destination("crm")).await;

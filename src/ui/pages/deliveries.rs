@@ -7,7 +7,7 @@ use leptos_router::{
 };
 
 use crate::{
-    model::{Page, Timeline, TimelineFilter, TimelineSummary},
+    model::{Page, Timeline, TimelineFilter, TimelineSummary, MESSAGE_STATUSES, UNRANKED_STATUSES},
     ui::{
         components::{
             status_tone, Badge, DataTable, EmptyState, ErrorNotice, ExpandableRow, Loading,
@@ -100,7 +100,12 @@ pub fn DeliveriesPage() -> impl IntoView {
                 </div>
                 <div class="field">
                     <label for="status">"Status"</label>
-                    <input id="status" name="status" prop:value=move || param("status").unwrap_or_default() />
+                    // Suggests the statuses Whats91 reports, and still takes
+                    // one it may add.
+                    <input id="status" name="status" list="known-statuses" prop:value=move || param("status").unwrap_or_default() />
+                    <datalist id="known-statuses">
+                        {MESSAGE_STATUSES.into_iter().chain(UNRANKED_STATUSES).map(|status| view! { <option value=status></option> }).collect_view()}
+                    </datalist>
                 </div>
                 <div class="field">
                     <label for="error">"Error code"</label>

@@ -499,7 +499,14 @@ fn CreateForm(action: ServerAction<CreateDestination>) -> impl IntoView {
                 </fieldset>
                 <div class="field">
                     <label for="create-header">"Verification header"</label>
-                    <input id="create-header" required bind:value=header_key />
+                    // `bind:` sets no attribute on the server, and hydration keeps
+                    // the server's DOM: the default is written out here.
+                    <input
+                        id="create-header"
+                        required
+                        value=DEFAULT_HEADER_KEY
+                        bind:value=header_key
+                    />
                 </div>
                 <div class="field">
                     <label for="create-token">"Verification token (optional)"</label>
