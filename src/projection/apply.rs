@@ -61,19 +61,14 @@ async fn inbound(
     message: &InboundText,
     changes: &mut Changes,
 ) -> sqlx::Result<()> {
-    let known: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE message_id = ?")
-        .bind(&message.message_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if known.is_some() {
-        return Ok(());
-    }
     let at = message.at.unwrap_or(event.received_at);
     // The newest message is the conversation's headline, whatever order
-    // messages arrive in.
-    let conversation: i64 = sqlx::query_scalar(
+    // messages arrive in. A message already projected changes nothing: the
+    // upsert then selects no row, and returns none.
+    let conversation: Option<i64> = sqlx::query_scalar(
         "INSERT INTO conversations (sender_id, phone, last_message, last_at, message_count)
-         VALUES (?, ?, ?, ?, 1)
+         SELECT ?1, ?2, ?3, ?4, 1
+         WHERE NOT EXISTS (SELECT 1 FROM messages WHERE message_id = ?5)
          ON CONFLICT (sender_id, phone) DO UPDATE SET
              message_count = message_count + 1,
              last_message = CASE WHEN excluded.last_at >= last_at
@@ -85,11 +80,16 @@ async fn inbound(
     .bind(&message.phone)
     .bind(&message.text)
     .bind(at)
-    .fetch_one(&mut *conn)
+    .bind(&message.message_id)
+    .fetch_optional(&mut *conn)
     .await?;
-    let id: i64 = sqlx::query_scalar(
+    let Some(conversation) = conversation else {
+        return Ok(());
+    };
+    // The trigger `messages_fill_search` adds it to the full-text index.
+    sqlx::query(
         "INSERT INTO messages (conversation_id, message_id, phone, text, sent_at, seq)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(conversation)
     .bind(&message.message_id)
@@ -97,14 +97,8 @@ async fn inbound(
     .bind(&message.text)
     .bind(at)
     .bind(event.seq)
-    .fetch_one(&mut *conn)
+    .execute(&mut *conn)
     .await?;
-    sqlx::query("INSERT INTO message_search (rowid, text, phone) VALUES (?, ?, ?)")
-        .bind(id)
-        .bind(&message.text)
-        .bind(&message.phone)
-        .execute(&mut *conn)
-        .await?;
     changes.conversations.insert(conversation);
     Ok(())
 }

@@ -356,9 +356,12 @@ pub fn DestinationsPage() -> impl IntoView {
             }),
             _ => None,
         }}
-        {move || caller.allows(Role::Admin).then(|| view! {
-            <Transition fallback=|| ()>
-                {move || connected.get().map(|connected| {
+        <Transition fallback=|| ()>
+            {move || {
+                // Both read here, inside the transition, so that hydration
+                // waits for them.
+                let admin = caller.allows(Role::Admin);
+                connected.get().filter(|_| admin).map(|connected| {
                     let connected = connected.unwrap_or(false);
                     view! {
                         <section class="panel admin-forms" aria-label="Add a destination">
@@ -373,9 +376,9 @@ pub fn DestinationsPage() -> impl IntoView {
                             })}
                         </section>
                     }
-                })}
-            </Transition>
-        })}
+                })
+            }}
+        </Transition>
         <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 match destinations.await {
