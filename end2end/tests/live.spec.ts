@@ -142,6 +142,41 @@ test("filter: one recipient's timelines, expanded, survive a reload", async ({ p
   await expect(page.locator("tr.expandable").first()).toContainText(message);
 });
 
+test("filter: an open timeline stays open and follows its statuses while others arrive", async ({
+  page,
+  request,
+}) => {
+  const recipient = uniquePhone();
+  const watched = unique("wamid.watched");
+  const minute = "2026-06-05T11:1";
+  const send = (messageId: string, status: string, at: string) =>
+    deliverEvent(request, slug, `message.status.${status}`, statusOf(messageId, recipient, status, `${minute}${at}:00Z`));
+  await send(watched, "sent", "0");
+
+  await logIn(page, `/deliveries?recipient=${recipient}`);
+  await waitForLive(page);
+  const toggle = page.getByRole("button", { name: `Timeline of ${watched}` });
+  await toggle.click();
+  const steps = page.locator(".timeline-step");
+  await expect(steps).toHaveText([/sent/]);
+
+  // Another message to the same recipient, then the watched one moves on.
+  const another = unique("wamid.another");
+  await send(another, "sent", "1");
+  await send(watched, "delivered", "2");
+  await send(watched, "read", "3");
+  await expect(steps).toHaveText([/sent/, /delivered/, /read/]);
+  await expect(toggle).toHaveAttribute("aria-expanded", "true");
+  // The list held still under the reader: the other message is not in yet.
+  await expect(page.locator("tr.expandable")).toHaveCount(1);
+
+  // Closing the timeline lets the list catch up.
+  await toggle.click();
+  const rows = page.locator("tr.expandable");
+  await expect(rows).toHaveCount(2);
+  await expect(rows.filter({ hasText: watched })).toContainText("read");
+});
+
 test("alert: a rejected template pops up everywhere; an acknowledgement clears it in every tab", async ({
   browser,
   request,

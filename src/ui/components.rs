@@ -1,5 +1,7 @@
 //! Small building blocks shared by the pages.
 
+use std::collections::HashSet;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -114,6 +116,46 @@ pub fn DataTable(
     }
 }
 
+/// Which rows of an expandable table are open, by key. The page keeps it
+/// outside the data that live updates reload, so a row stays open while
+/// the table under it is fetched again.
+#[derive(Clone, Copy)]
+pub struct OpenRows(RwSignal<HashSet<String>>);
+
+impl Default for OpenRows {
+    fn default() -> Self {
+        Self(RwSignal::new(HashSet::new()))
+    }
+}
+
+impl OpenRows {
+    fn is_open(self, key: &str) -> bool {
+        self.0.with(|open| open.contains(key))
+    }
+
+    fn toggle(self, key: &str) {
+        self.0.update(|open| {
+            if !open.remove(key) {
+                open.insert(key.to_owned());
+            }
+        });
+    }
+
+    /// `tick` while no row is open; while one is, the value it had when
+    /// the first row opened, so that the table holds still under a reader
+    /// (an open row follows the live feed itself). Closing the last open
+    /// row catches the table up.
+    pub fn hold(self, tick: RwSignal<u64>) -> Memo<u64> {
+        Memo::new(move |held: Option<&u64>| {
+            let reading = self.0.with(|open| !open.is_empty());
+            match held {
+                Some(held) if reading => *held,
+                _ => tick.get(),
+            }
+        })
+    }
+}
+
 /// A table row that opens to show more below it. The first cell holds the
 /// toggle; `detail` is rendered (and so loads its data) only while open.
 #[component]
@@ -123,10 +165,18 @@ pub fn ExpandableRow(
     /// What the toggle opens, for screen readers.
     #[prop(into)]
     label: String,
+    /// Where the table keeps which rows are open.
+    rows: OpenRows,
+    /// This row among them.
+    #[prop(into)]
+    key: String,
     #[prop(into)] detail: ViewFn,
     children: Children,
 ) -> impl IntoView {
-    let open = RwSignal::new(false);
+    let open = {
+        let key = key.clone();
+        Memo::new(move |_| rows.is_open(&key))
+    };
     view! {
         <tr class="expandable" class:open=move || open.get()>
             <td class="expand-cell">
@@ -135,7 +185,7 @@ pub fn ExpandableRow(
                     class="expand"
                     aria-expanded=move || open.get().to_string()
                     aria-label=label
-                    on:click=move |_| open.update(|open| *open = !*open)
+                    on:click=move |_| rows.toggle(&key)
                 >
                     {move || if open.get() { "▾" } else { "▸" }}
                 </button>

@@ -11,7 +11,7 @@ use crate::{
     ui::{
         components::{
             status_tone, Badge, DataTable, EmptyState, ErrorNotice, ExpandableRow, Loading,
-            PageHeader, Timestamp,
+            OpenRows, PageHeader, Timestamp,
         },
         live::use_live,
     },
@@ -77,11 +77,13 @@ pub fn DeliveriesPage() -> impl IntoView {
         until: param("until"),
     };
     // Rows move forward as statuses arrive (on the first page; older pages
-    // stay still).
+    // stay still, and so does the list while a timeline is open).
     let after = move || param("after");
+    let open_rows = OpenRows::default();
+    let live_timelines = open_rows.hold(live.timelines);
     let timelines = Resource::new(
         move || {
-            let tick = after().is_none().then(|| live.timelines.get());
+            let tick = after().is_none().then(|| live_timelines.get());
             (filter(), after(), tick)
         },
         |(f, after, _)| find_timelines(f.recipient, f.status, f.error, f.since, f.until, after),
@@ -130,7 +132,7 @@ pub fn DeliveriesPage() -> impl IntoView {
                             <p>"Status updates (sent, delivered, read, failed) build a timeline per message."</p>
                         </EmptyState>
                     }.into_any(),
-                    Ok(page) => view! { <TimelineTable page /> }.into_any(),
+                    Ok(page) => view! { <TimelineTable page open_rows /> }.into_any(),
                     Err(error) => view! { <ErrorNotice message=error.to_string() /> }.into_any(),
                 }
             })}
@@ -147,7 +149,7 @@ fn local_input(value: Option<String>) -> String {
 }
 
 #[component]
-fn TimelineTable(page: Page<TimelineSummary>) -> impl IntoView {
+fn TimelineTable(page: Page<TimelineSummary>, open_rows: OpenRows) -> impl IntoView {
     let params = use_query_map();
     let older = page.next.map(|next| {
         let mut query = params.get_untracked();
@@ -172,6 +174,8 @@ fn TimelineTable(page: Page<TimelineSummary>) -> impl IntoView {
                         <ExpandableRow
                             colspan=6
                             label
+                            rows=open_rows
+                            key=t.message_id.clone()
                             detail=move || view! { <TimelineDetail message_id=message_id.clone() /> }
                         >
                             <td><code class="message-id">{t.message_id}</code></td>

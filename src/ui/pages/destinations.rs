@@ -356,6 +356,26 @@ pub fn DestinationsPage() -> impl IntoView {
             }),
             _ => None,
         }}
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match destinations.await {
+                    Ok(rows) if rows.is_empty() => view! {
+                        <EmptyState title="No destinations registered">
+                            <p>
+                                "Create one through Whats91 below, register one by hand, or use "
+                                <code>"whats91-ops destination add"</code>"."
+                            </p>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(rows) => view! {
+                        <div class="card-list">
+                            {rows.into_iter().map(|row| view! { <DestinationCard row /> }).collect_view()}
+                        </div>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorNotice message=error.to_string() /> }.into_any(),
+                }
+            })}
+        </Transition>
         <Transition fallback=|| ()>
             {move || {
                 // Both read here, inside the transition, so that hydration
@@ -378,26 +398,6 @@ pub fn DestinationsPage() -> impl IntoView {
                     }
                 })
             }}
-        </Transition>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match destinations.await {
-                    Ok(rows) if rows.is_empty() => view! {
-                        <EmptyState title="No destinations registered">
-                            <p>
-                                "Create one through Whats91 above, register one by hand, or use "
-                                <code>"whats91-ops destination add"</code>"."
-                            </p>
-                        </EmptyState>
-                    }.into_any(),
-                    Ok(rows) => view! {
-                        <div class="card-list">
-                            {rows.into_iter().map(|row| view! { <DestinationCard row /> }).collect_view()}
-                        </div>
-                    }.into_any(),
-                    Err(error) => view! { <ErrorNotice message=error.to_string() /> }.into_any(),
-                }
-            })}
         </Transition>
     }
 }

@@ -8,7 +8,7 @@ use crate::{
         alerts::{alert_href, AcknowledgeButton, OpenAlerts},
         components::{
             status_tone, Badge, DataTable, EmptyState, ErrorNotice, ExpandableRow, Loading,
-            PageHeader, Timestamp,
+            OpenRows, PageHeader, Timestamp,
         },
         live::use_live,
     },
@@ -45,7 +45,11 @@ pub async fn template_changes(template_id: i64) -> Result<Vec<TemplateChange>, S
 #[component]
 pub fn TemplatesPage() -> impl IntoView {
     let live = use_live();
-    let desk = Resource::new(move || live.templates.get(), |_| list_templates());
+    // The board follows the live feed, and holds still while a history is
+    // open.
+    let open_rows = OpenRows::default();
+    let live_templates = open_rows.hold(live.templates);
+    let desk = Resource::new(move || live_templates.get(), |_| list_templates());
     let open = expect_context::<OpenAlerts>().list;
 
     view! {
@@ -64,7 +68,7 @@ pub fn TemplatesPage() -> impl IntoView {
                             <p>"Approvals, rejections and pauses reported by Whats91 appear here."</p>
                         </EmptyState>
                     }.into_any(),
-                    Ok(board) => view! { <TemplateBoard templates=board /> }.into_any(),
+                    Ok(board) => view! { <TemplateBoard templates=board open_rows /> }.into_any(),
                     Err(error) => view! { <ErrorNotice message=error.to_string() /> }.into_any(),
                 }
             })}
@@ -101,7 +105,7 @@ fn OpenAlertList(alerts: Vec<Alert>) -> impl IntoView {
 }
 
 #[component]
-fn TemplateBoard(templates: Vec<TemplateSummary>) -> impl IntoView {
+fn TemplateBoard(templates: Vec<TemplateSummary>, open_rows: OpenRows) -> impl IntoView {
     view! {
         <DataTable caption="Templates" headings=&["", "Template", "Language", "Category", "Status", "Reason", "Updated"]>
             {templates
@@ -115,6 +119,8 @@ fn TemplateBoard(templates: Vec<TemplateSummary>) -> impl IntoView {
                         <ExpandableRow
                             colspan=7
                             label=history_label
+                            rows=open_rows
+                            key=id.to_string()
                             detail=move || view! { <TemplateHistory id /> }
                         >
                             <td id=anchor><code>{t.name}</code></td>
