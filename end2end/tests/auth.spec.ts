@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { adminPassword, logIn } from "./session";
 
 test("a dashboard address sends a visitor without a session to the login page", async ({ page }) => {

@@ -1,5 +1,5 @@
 // Destinations created and switched at Whats91 (the simulator) from the page.
-import { expect, type Page, test } from "@playwright/test";
+import { expect, type Page, test } from "./fixtures";
 import { logIn } from "./session";
 import { addUser, simulatorToken, simulatorURL, unique } from "./whats91";
 

@@ -1,6 +1,6 @@
 // The everyday journeys of the dashboard, live, against a real server fed
 // over HTTP with deliveries signed as Whats91 signs them.
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { logIn, waitForLive } from "./session";
 import { addDestination, addUser, cli, deliverEvent, unique, uniquePhone } from "./whats91";
 
@@ -178,10 +178,10 @@ test("filter: an open timeline stays open and follows its statuses while others 
 });
 
 test("alert: a rejected template pops up everywhere; an acknowledgement clears it in every tab", async ({
-  browser,
+  context,
   request,
 }) => {
-  const context = await browser.newContext();
+  // Two tabs of one browser, sharing the session.
   const first = await context.newPage();
   await logIn(first, "/conversations", "e2e-operator", "operator-password-1");
   const second = await context.newPage();
@@ -207,7 +207,6 @@ test("alert: a rejected template pops up everywhere; an acknowledgement clears i
   await toast.getByRole("button", { name: "Acknowledge" }).click();
   await expect(toast).toHaveCount(0);
   await expect(count).toHaveAttribute("data-count", String(before));
-  await context.close();
 });
 
 test("API: a token lists one recipient's deliveries as JSON", async ({ request }) => {

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { logIn } from "./session";
 import { addDestination, deliver, secret, token } from "./whats91";
 
