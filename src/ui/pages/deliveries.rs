@@ -95,7 +95,7 @@ pub fn DeliveriesPage() -> impl IntoView {
             summary="Delivery timelines of outbound messages, filtered by recipient, status and error."
         />
         <Form method="GET" action="">
-            <div class="filter-bar" role="search">
+            <div class="filter-bar short-fields" role="search">
                 <div class="field">
                     <label for="recipient">"Recipient"</label>
                     <input id="recipient" name="recipient" prop:value=move || param("recipient").unwrap_or_default() />
