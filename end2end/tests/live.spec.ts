@@ -175,6 +175,17 @@ test("filter: an open timeline stays open and follows its statuses while others 
   const rows = page.locator("tr.expandable");
   await expect(rows).toHaveCount(2);
   await expect(rows.filter({ hasText: watched })).toContainText("read");
+
+  // A row left open under one filter does not hold the list of another.
+  await toggle.click();
+  const elsewhere = uniquePhone();
+  await page.getByLabel("Recipient").fill(elsewhere);
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(new RegExp(`recipient=${elsewhere}`));
+  const theirs = unique("wamid.elsewhere");
+  await deliverEvent(request, slug, "message.status.sent", statusOf(theirs, elsewhere, "sent", `${minute}4:00Z`));
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText(theirs);
 });
 
 test("alert: a rejected template pops up everywhere; an acknowledgement clears it in every tab", async ({

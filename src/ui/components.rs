@@ -141,6 +141,11 @@ impl OpenRows {
         });
     }
 
+    /// Closes every row, for when the table shows other rows.
+    pub fn close_all(self) {
+        self.0.update(HashSet::clear);
+    }
+
     /// `tick` while no row is open; while one is, the value it had when
     /// the first row opened, so that the table holds still under a reader
     /// (an open row follows the live feed itself). Closing the last open

@@ -80,6 +80,13 @@ pub fn DeliveriesPage() -> impl IntoView {
     // stay still, and so does the list while a timeline is open).
     let after = move || param("after");
     let open_rows = OpenRows::default();
+    // Another filter or page shows other rows: none stays open out of
+    // sight, holding the list still.
+    Effect::watch(
+        move || params.track(),
+        move |_, _, _| open_rows.close_all(),
+        false,
+    );
     let live_timelines = open_rows.hold(live.timelines);
     let timelines = Resource::new(
         move || {
