@@ -12,7 +12,7 @@ const hydrationTrouble = /hydrat|outside a <Suspense\/> or <Transition\/>/i;
 
 // Collects hydration warnings from every page of `context`; the returned
 // function fails if there were any.
-export function watchHydration(context: BrowserContext): () => void {
+function watchHydration(context: BrowserContext): () => void {
   const warnings: string[] = [];
   context.on("console", (message) => {
     if (hydrationTrouble.test(message.text())) {
