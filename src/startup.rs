@@ -52,9 +52,22 @@ const NOTICE_BUFFER: usize = 4096;
 /// change made from the command line shows within this time.
 const DESTINATION_TTL: Duration = Duration::from_secs(1);
 
-/// What every handler and server function can reach.
+/// What every handler and server function can reach. Cloned for every
+/// request, so it is one shared pointer.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub settings: Arc<Settings>,
     pub db: Database,
@@ -125,7 +138,7 @@ impl AppState {
             .site_addr(settings.addr)
             .env(leptos_env())
             .build();
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             leptos_options,
             settings: Arc::new(settings),
             db,
@@ -137,7 +150,7 @@ impl AppState {
             session_store,
             login_throttle,
             whats91,
-        })
+        })))
     }
 }
 
@@ -234,10 +247,10 @@ fn leptos_env() -> leptos::config::Env {
     }
 }
 
-/// The whole HTTP surface of the server. Every request passes the
-/// same-origin check, the session, the caller's identification and the
-/// login guard, which let the machine routes (receiver, health, metrics)
-/// through untouched: those answer by their own rules.
+/// The whole HTTP surface of the server. The machine routes (receiver,
+/// health, metrics) answer and log by their own rules, so they skip the
+/// staff layers: every other request is traced and passes the same-origin
+/// check, the session, the caller's identification and the login guard.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let idle =
@@ -248,11 +261,12 @@ pub fn router(state: AppState) -> Router {
         .with_same_site(SameSite::Strict)
         .with_http_only(true)
         .with_expiry(Expiry::OnInactivity(idle));
-    Router::new()
+    let machine = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .merge(webhook::receiver::router())
+        .merge(webhook::receiver::router());
+    let staff = Router::new()
         .merge(api::router())
         .merge(live::router())
         .leptos_routes(&state, routes, {
@@ -270,8 +284,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::same_origin,
         ))
+        .layer(TraceLayer::new_for_http());
+    machine
+        .merge(staff)
         .layer(middleware::from_fn(auth::security_headers))
-        .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
