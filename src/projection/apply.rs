@@ -1,7 +1,9 @@
-//! Applying one logged event to the projections, inside the caller's
-//! transaction. Every step is idempotent on its unique keys, but it is the
-//! checkpoint, advanced in the same transaction, that guarantees each event
-//! is applied exactly once.
+//! Applying a batch of logged events to the projections, inside the
+//! caller's transaction. Every write is idempotent on its unique keys, but
+//! it is the checkpoint, advanced in the same transaction, that guarantees
+//! each event is applied exactly once.
+
+use std::collections::HashSet;
 
 use sqlx::SqliteConnection;
 
@@ -24,83 +26,127 @@ pub struct LogEvent {
 
 pub use crate::model::Changes;
 
-/// Applies `event` to every projection it concerns.
-pub async fn apply(
+/// Applies `events`, in sequence order, to every projection they concern.
+/// The projections are independent of each other, so inbound messages are
+/// gathered and applied together at the end, in two statements for the
+/// lot; statuses and templates are applied one event at a time.
+pub async fn apply_all(
     conn: &mut SqliteConnection,
-    event: &LogEvent,
+    events: &[LogEvent],
     changes: &mut Changes,
 ) -> sqlx::Result<()> {
-    changes.through_seq = event.seq;
+    let mut inbound = Inbound::default();
+    for event in events {
+        changes.through_seq = event.seq;
+        let Some(projected) = projectable(event) else {
+            continue;
+        };
+        let sender = event.sender_id.as_deref().unwrap_or("");
+        match projected {
+            Projected::InboundText(message) => inbound.push(event, sender, message),
+            Projected::Status(update) => status(conn, event, sender, &update, changes).await?,
+            Projected::Template(update) => template(conn, event, sender, &update, changes).await?,
+        }
+    }
+    inbound.apply(conn, changes).await
+}
+
+/// What `event` means for the projections, if anything.
+fn projectable(event: &LogEvent) -> Option<Projected> {
     // Flagged deliveries stay in the log for review but feed nothing.
     if event.malformed || event.not_subscribed {
-        return Ok(());
+        return None;
     }
-    let Some(key) = event.event_key.as_deref() else {
-        return Ok(());
-    };
-    let projected = match payload::parse(key, &event.body) {
-        Ok(Some(projected)) => projected,
-        Ok(None) => return Ok(()),
+    match payload::parse(event.event_key.as_deref()?, &event.body) {
+        Ok(projected) => projected,
         Err(unprojectable) => {
             tracing::debug!(seq = event.seq, %unprojectable, "event not projected");
-            return Ok(());
+            None
         }
-    };
-    let sender = event.sender_id.as_deref().unwrap_or("");
-    match projected {
-        Projected::InboundText(message) => inbound(conn, event, sender, &message, changes).await,
-        Projected::Status(update) => status(conn, event, sender, &update, changes).await,
-        Projected::Template(update) => template(conn, event, sender, &update, changes).await,
     }
 }
 
-async fn inbound(
-    conn: &mut SqliteConnection,
-    event: &LogEvent,
-    sender: &str,
-    message: &InboundText,
-    changes: &mut Changes,
-) -> sqlx::Result<()> {
-    let at = message.at.unwrap_or(event.received_at);
-    // The newest message is the conversation's headline, whatever order
-    // messages arrive in. A message already projected changes nothing: the
-    // upsert then selects no row, and returns none.
-    let conversation: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO conversations (sender_id, phone, last_message, last_at, message_count)
-         SELECT ?1, ?2, ?3, ?4, 1
-         WHERE NOT EXISTS (SELECT 1 FROM messages WHERE message_id = ?5)
-         ON CONFLICT (sender_id, phone) DO UPDATE SET
-             message_count = message_count + 1,
-             last_message = CASE WHEN excluded.last_at >= last_at
-                                 THEN excluded.last_message ELSE last_message END,
-             last_at = MAX(last_at, excluded.last_at)
-         RETURNING id",
-    )
-    .bind(sender)
-    .bind(&message.phone)
-    .bind(&message.text)
-    .bind(at)
-    .bind(&message.message_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(conversation) = conversation else {
-        return Ok(());
-    };
-    // The trigger `messages_fill_search` adds it to the full-text index.
-    sqlx::query(
-        "INSERT INTO messages (conversation_id, message_id, phone, text, sent_at, seq)
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(conversation)
-    .bind(&message.message_id)
-    .bind(&message.phone)
-    .bind(&message.text)
-    .bind(at)
-    .bind(event.seq)
-    .execute(&mut *conn)
-    .await?;
-    changes.conversations.insert(conversation);
-    Ok(())
+/// One inbound message as the set statements read it.
+#[derive(Debug, serde::Serialize)]
+struct NewMessage<'a> {
+    sender: &'a str,
+    phone: String,
+    message_id: String,
+    text: String,
+    at: i64,
+    seq: i64,
+}
+
+/// The inbound messages of a batch, in sequence order, each message id
+/// once: a repeat within the batch changes nothing, like a message that
+/// was projected before.
+#[derive(Default)]
+struct Inbound<'a> {
+    messages: Vec<NewMessage<'a>>,
+    seen: HashSet<String>,
+}
+
+impl<'a> Inbound<'a> {
+    fn push(&mut self, event: &LogEvent, sender: &'a str, message: InboundText) {
+        if !self.seen.insert(message.message_id.clone()) {
+            return;
+        }
+        self.messages.push(NewMessage {
+            sender,
+            at: message.at.unwrap_or(event.received_at),
+            phone: message.phone,
+            message_id: message.message_id,
+            text: message.text,
+            seq: event.seq,
+        });
+    }
+
+    /// Counts each new message in its conversation, then stores it. A
+    /// message already projected changes nothing. Both statements read the
+    /// batch as one JSON array in sequence order, so the conversation
+    /// upsert takes each message after the ones before it: the newest
+    /// message is the conversation's headline, whatever order messages
+    /// arrive in.
+    async fn apply(self, conn: &mut SqliteConnection, changes: &mut Changes) -> sqlx::Result<()> {
+        if self.messages.is_empty() {
+            return Ok(());
+        }
+        let batch = serde_json::to_string(&self.messages)
+            .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+        let conversations: Vec<i64> = sqlx::query_scalar(
+            "INSERT INTO conversations (sender_id, phone, last_message, last_at, message_count)
+             SELECT m.value ->> 'sender', m.value ->> 'phone', m.value ->> 'text',
+                    m.value ->> 'at', 1
+             FROM json_each(?1) AS m
+             WHERE NOT EXISTS (SELECT 1 FROM messages WHERE message_id = m.value ->> 'message_id')
+             ORDER BY m.key
+             ON CONFLICT (sender_id, phone) DO UPDATE SET
+                 message_count = message_count + 1,
+                 last_message = CASE WHEN excluded.last_at >= last_at
+                                     THEN excluded.last_message ELSE last_message END,
+                 last_at = MAX(last_at, excluded.last_at)
+             RETURNING id",
+        )
+        .bind(&batch)
+        .fetch_all(&mut *conn)
+        .await?;
+        // The trigger `messages_fill_search` adds each to the full-text index.
+        sqlx::query(
+            "INSERT INTO messages (conversation_id, message_id, phone, text, sent_at, seq)
+             SELECT c.id, m.value ->> 'message_id', m.value ->> 'phone', m.value ->> 'text',
+                    m.value ->> 'at', m.value ->> 'seq'
+             FROM json_each(?1) AS m
+             JOIN conversations AS c
+               ON c.sender_id = m.value ->> 'sender' AND c.phone = m.value ->> 'phone'
+             WHERE NOT EXISTS (SELECT 1 FROM messages WHERE message_id = m.value ->> 'message_id')
+             ORDER BY m.key",
+        )
+        .bind(&batch)
+        .execute(&mut *conn)
+        .await?;
+        changes.conversations.extend(conversations);
+        Ok(())
+    }
 }
 
 async fn status(

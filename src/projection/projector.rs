@@ -11,7 +11,7 @@
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::broadcast;
 
-use super::apply::{apply, Changes, LogEvent};
+use super::apply::{apply_all, Changes, LogEvent};
 
 /// The checkpoint row of the projections.
 const CHECKPOINT: &str = "projections";
@@ -115,9 +115,7 @@ async fn apply_batch(
         return Ok(None);
     }
     let mut changes = Changes::default();
-    for event in &events {
-        apply(&mut *conn, event, &mut changes).await?;
-    }
+    apply_all(&mut *conn, &events, &mut changes).await?;
     sqlx::query(
         "INSERT INTO projector_checkpoints (name, seq) VALUES (?, ?)
          ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",

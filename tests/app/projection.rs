@@ -10,7 +10,7 @@ use whats91_ops::{
     model::TimelineFilter,
     projection::{
         alerts::{self, Thresholds},
-        apply::{apply, LogEvent},
+        apply::{apply_all, LogEvent},
         projector::{clear, reproject, Projector},
         queries,
     },
@@ -225,6 +225,38 @@ async fn a_projector_interrupted_mid_run_applies_every_event_exactly_once_after_
         3_000
     );
     assert_same(&expected, &snapshot(&pool).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_event_per_step_and_large_steps_give_identical_projections() {
+    let app = spawn_app().await;
+    let destination = app.register(new_destination("crm")).await;
+    // Repeated message ids fall within a step and across steps.
+    append_all(&app, destination.id, generated_log(2_000, 0xba7c4)).await;
+    app.projected().await;
+    let pool = app.state.db.pool.clone();
+    clear(&mut pool.acquire().await.unwrap()).await.unwrap();
+    let (changes, _) = broadcast::channel(16);
+    Projector::new(pool.clone(), changes.clone(), 500)
+        .catch_up()
+        .await
+        .unwrap();
+    let large = snapshot(&pool).await;
+    let repeats = app
+        .scalar(
+            "SELECT COUNT(*) FROM events
+             WHERE event_key = 'message.inbound.text'
+               AND seq NOT IN (SELECT seq FROM messages)",
+        )
+        .await;
+    assert!(repeats > 10, "the log repeats message ids: {repeats}");
+
+    clear(&mut pool.acquire().await.unwrap()).await.unwrap();
+    Projector::new(pool.clone(), changes, 1)
+        .catch_up()
+        .await
+        .unwrap();
+    assert_same(&large, &snapshot(&pool).await);
 }
 
 #[tokio::test]
@@ -533,9 +565,7 @@ async fn project_in_order(events: &[LogEvent]) -> (Vec<(String, String)>, Vec<St
         .unwrap();
     let mut conn = db.pool.acquire().await.unwrap();
     let mut changes = Default::default();
-    for event in events {
-        apply(&mut conn, event, &mut changes).await.unwrap();
-    }
+    apply_all(&mut conn, events, &mut changes).await.unwrap();
     let current = sqlx::query_as("SELECT message_id, status FROM timelines ORDER BY message_id")
         .fetch_all(&mut *conn)
         .await
