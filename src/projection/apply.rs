@@ -3,7 +3,7 @@
 //! it is the checkpoint, advanced in the same transaction, that guarantees
 //! each event is applied exactly once.
 
-use std::collections::HashSet;
+use std::collections::{hash_map::Entry, BTreeSet, HashMap, HashSet};
 
 use sqlx::SqliteConnection;
 
@@ -27,15 +27,16 @@ pub struct LogEvent {
 pub use crate::model::Changes;
 
 /// Applies `events`, in sequence order, to every projection they concern.
-/// The projections are independent of each other, so inbound messages are
-/// gathered and applied together at the end, in two statements for the
-/// lot; statuses and templates are applied one event at a time.
+/// The projections are independent of each other, so inbound messages and
+/// delivery statuses are gathered and applied together at the end, a few
+/// statements for the lot; templates, rare, one event at a time.
 pub async fn apply_all(
     conn: &mut SqliteConnection,
     events: &[LogEvent],
     changes: &mut Changes,
 ) -> sqlx::Result<()> {
     let mut inbound = Inbound::default();
+    let mut statuses = Statuses::default();
     for event in events {
         changes.through_seq = event.seq;
         let Some(projected) = projectable(event) else {
@@ -44,11 +45,12 @@ pub async fn apply_all(
         let sender = event.sender_id.as_deref().unwrap_or("");
         match projected {
             Projected::InboundText(message) => inbound.push(event, sender, message),
-            Projected::Status(update) => status(conn, event, sender, &update, changes).await?,
+            Projected::Status(update) => statuses.push(event, sender, update),
             Projected::Template(update) => template(conn, event, sender, &update, changes).await?,
         }
     }
-    inbound.apply(conn, changes).await
+    inbound.apply(conn, changes).await?;
+    statuses.apply(conn, changes).await
 }
 
 /// What `event` means for the projections, if anything.
@@ -111,8 +113,7 @@ impl<'a> Inbound<'a> {
         if self.messages.is_empty() {
             return Ok(());
         }
-        let batch = serde_json::to_string(&self.messages)
-            .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
+        let batch = to_json(&self.messages)?;
         let conversations: Vec<i64> = sqlx::query_scalar(
             "INSERT INTO conversations (sender_id, phone, last_message, last_at, message_count)
              SELECT m.value ->> 'sender', m.value ->> 'phone', m.value ->> 'text',
@@ -149,84 +150,259 @@ impl<'a> Inbound<'a> {
     }
 }
 
-async fn status(
-    conn: &mut SqliteConnection,
-    event: &LogEvent,
-    sender: &str,
-    update: &StatusUpdate,
-    changes: &mut Changes,
-) -> sqlx::Result<()> {
-    let at = update.at.unwrap_or(event.received_at);
-    let rank = update.status.rank().unwrap_or(UNRANKED);
-    let existing: Option<(i64, i64, String)> =
-        sqlx::query_as("SELECT id, status_rank, status FROM timelines WHERE message_id = ?")
-            .bind(&update.message_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let (timeline, step) = match existing {
-        Some((id, rank, current)) => (id, transition(rank, &current, &update.status)),
-        // A new timeline starts at this status: nothing left to advance.
-        None => {
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO timelines (message_id, recipient, sender_id, status, status_rank,
-                     error_code, error_message, first_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 RETURNING id",
-            )
-            .bind(&update.message_id)
-            .bind(&update.recipient)
-            .bind(sender)
-            .bind(update.status.as_str())
-            .bind(rank)
-            .bind(&update.error_code)
-            .bind(&update.error_message)
-            .bind(at)
-            .bind(at)
-            .fetch_one(&mut *conn)
-            .await?;
-            (id, Transition::Recorded)
-        }
-    };
-    let recorded = sqlx::query(
-        "INSERT INTO timeline_statuses (timeline_id, status, at, error_code, error_message,
-             out_of_order, seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (timeline_id, status) DO NOTHING",
-    )
-    .bind(timeline)
-    .bind(update.status.as_str())
-    .bind(at)
-    .bind(&update.error_code)
-    .bind(&update.error_message)
-    .bind(step == Transition::OutOfOrder)
-    .bind(event.seq)
-    .execute(&mut *conn)
-    .await?;
-    if recorded.rows_affected() == 0 {
-        return Ok(()); // this status was recorded before
+/// One status update of a batch.
+struct StatusEvent<'a> {
+    update: StatusUpdate,
+    sender: &'a str,
+    at: i64,
+    seq: i64,
+}
+
+/// A timeline as the statuses of a batch leave it.
+#[derive(Debug, serde::Serialize)]
+struct Track<'a> {
+    message_id: String,
+    recipient: String,
+    sender: &'a str,
+    status: String,
+    rank: i64,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    first_at: i64,
+    updated_at: i64,
+    /// Stored before this batch (otherwise created by it).
+    #[serde(skip)]
+    stored: bool,
+    /// Changed by this batch.
+    #[serde(skip)]
+    touched: bool,
+}
+
+/// A timeline row as stored before the batch.
+#[derive(sqlx::FromRow)]
+struct StoredTimeline {
+    message_id: String,
+    recipient: String,
+    status: String,
+    status_rank: i64,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    first_at: i64,
+    updated_at: i64,
+}
+
+/// One new row of `timeline_statuses`.
+#[derive(serde::Serialize)]
+struct StatusRow<'a> {
+    message_id: &'a str,
+    status: &'a str,
+    at: i64,
+    error_code: Option<&'a str>,
+    error_message: Option<&'a str>,
+    out_of_order: bool,
+    seq: i64,
+}
+
+/// The status updates of a batch, in sequence order.
+#[derive(Default)]
+struct Statuses<'a> {
+    events: Vec<StatusEvent<'a>>,
+}
+
+impl<'a> Statuses<'a> {
+    fn push(&mut self, event: &LogEvent, sender: &'a str, update: StatusUpdate) {
+        self.events.push(StatusEvent {
+            at: update.at.unwrap_or(event.received_at),
+            update,
+            sender,
+            seq: event.seq,
+        });
     }
-    let advance = step == Transition::Advance;
-    sqlx::query(
-        "UPDATE timelines SET
-             status = CASE WHEN ?1 THEN ?2 ELSE status END,
-             status_rank = CASE WHEN ?1 THEN ?3 ELSE status_rank END,
-             error_code = CASE WHEN ?1 THEN ?4 ELSE error_code END,
-             error_message = CASE WHEN ?1 THEN ?5 ELSE error_message END,
-             first_at = MIN(first_at, ?6),
-             updated_at = MAX(updated_at, ?6)
-         WHERE id = ?7",
+
+    /// Reads the batch's timelines and the statuses they hold, takes each
+    /// update in turn in memory (the first status of a message starts its
+    /// timeline; a status seen before changes nothing; a higher one becomes
+    /// current), then writes the new timelines, the changed ones and the
+    /// new status rows: five statements for the whole batch.
+    async fn apply(self, conn: &mut SqliteConnection, changes: &mut Changes) -> sqlx::Result<()> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        let (mut tracks, mut seen) = stored_tracks(conn, &self.events).await?;
+        let mut created = Vec::new();
+        let mut rows = Vec::new();
+        for event in &self.events {
+            let update = &event.update;
+            let rank = update.status.rank().unwrap_or(UNRANKED);
+            let step = match tracks.entry(update.message_id.clone()) {
+                Entry::Vacant(slot) => {
+                    // A new timeline starts at this status.
+                    slot.insert(Track {
+                        message_id: update.message_id.clone(),
+                        recipient: update.recipient.clone(),
+                        sender: event.sender,
+                        status: update.status.as_str().to_owned(),
+                        rank,
+                        error_code: update.error_code.clone(),
+                        error_message: update.error_message.clone(),
+                        first_at: event.at,
+                        updated_at: event.at,
+                        stored: false,
+                        touched: true,
+                    });
+                    created.push(update.message_id.clone());
+                    Transition::Recorded
+                }
+                Entry::Occupied(mut slot) => {
+                    let track = slot.get_mut();
+                    let step = transition(track.rank, &track.status, &update.status);
+                    let pair = (update.message_id.clone(), update.status.as_str().to_owned());
+                    if seen.contains(&pair) {
+                        continue; // this status was recorded before
+                    }
+                    if step == Transition::Advance {
+                        track.status = update.status.as_str().to_owned();
+                        track.rank = rank;
+                        track.error_code = update.error_code.clone();
+                        track.error_message = update.error_message.clone();
+                    }
+                    track.first_at = track.first_at.min(event.at);
+                    track.updated_at = track.updated_at.max(event.at);
+                    track.touched = true;
+                    step
+                }
+            };
+            seen.insert((update.message_id.clone(), update.status.as_str().to_owned()));
+            rows.push(StatusRow {
+                message_id: &update.message_id,
+                status: update.status.as_str(),
+                at: event.at,
+                error_code: update.error_code.as_deref(),
+                error_message: update.error_message.as_deref(),
+                out_of_order: step == Transition::OutOfOrder,
+                seq: event.seq,
+            });
+            changes.timelines.insert(update.message_id.clone());
+        }
+        let new: Vec<&Track> = created.iter().filter_map(|id| tracks.get(id)).collect();
+        let changed: Vec<&Track> = tracks
+            .values()
+            .filter(|track| track.stored && track.touched)
+            .collect();
+        write_timelines(conn, &new, &changed, &rows).await
+    }
+}
+
+/// The stored timelines of the batch's messages, and the statuses they
+/// already hold.
+async fn stored_tracks(
+    conn: &mut SqliteConnection,
+    events: &[StatusEvent<'_>],
+) -> sqlx::Result<(HashMap<String, Track<'static>>, HashSet<(String, String)>)> {
+    let ids: BTreeSet<&str> = events
+        .iter()
+        .map(|e| e.update.message_id.as_str())
+        .collect();
+    let ids = to_json(&ids)?;
+    let stored: Vec<StoredTimeline> = sqlx::query_as(
+        "SELECT message_id, recipient, status, status_rank, error_code, error_message,
+                first_at, updated_at
+         FROM timelines WHERE message_id IN (SELECT value FROM json_each(?1))",
     )
-    .bind(advance)
-    .bind(update.status.as_str())
-    .bind(rank)
-    .bind(&update.error_code)
-    .bind(&update.error_message)
-    .bind(at)
-    .bind(timeline)
-    .execute(&mut *conn)
+    .bind(&ids)
+    .fetch_all(&mut *conn)
     .await?;
-    changes.timelines.insert(update.message_id.clone());
+    let seen = sqlx::query_as(
+        "SELECT t.message_id, s.status
+         FROM timeline_statuses AS s JOIN timelines AS t ON t.id = s.timeline_id
+         WHERE t.message_id IN (SELECT value FROM json_each(?1))",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let tracks = stored
+        .into_iter()
+        .map(|row| {
+            let track = Track {
+                message_id: row.message_id.clone(),
+                recipient: row.recipient,
+                // Written only for new timelines.
+                sender: "",
+                status: row.status,
+                rank: row.status_rank,
+                error_code: row.error_code,
+                error_message: row.error_message,
+                first_at: row.first_at,
+                updated_at: row.updated_at,
+                stored: true,
+                touched: false,
+            };
+            (row.message_id, track)
+        })
+        .collect();
+    Ok((tracks, seen))
+}
+
+/// Writes what [`Statuses::apply`] worked out, new timelines first so
+/// that their status rows find them.
+async fn write_timelines(
+    conn: &mut SqliteConnection,
+    new: &[&Track<'_>],
+    changed: &[&Track<'_>],
+    rows: &[StatusRow<'_>],
+) -> sqlx::Result<()> {
+    if !new.is_empty() {
+        sqlx::query(
+            "INSERT INTO timelines (message_id, recipient, sender_id, status, status_rank,
+                 error_code, error_message, first_at, updated_at)
+             SELECT t.value ->> 'message_id', t.value ->> 'recipient', t.value ->> 'sender',
+                    t.value ->> 'status', t.value ->> 'rank', t.value ->> 'error_code',
+                    t.value ->> 'error_message', t.value ->> 'first_at', t.value ->> 'updated_at'
+             FROM json_each(?1) AS t
+             ORDER BY t.key",
+        )
+        .bind(to_json(new)?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !changed.is_empty() {
+        sqlx::query(
+            "UPDATE timelines SET
+                 status = t.value ->> 'status',
+                 status_rank = t.value ->> 'rank',
+                 error_code = t.value ->> 'error_code',
+                 error_message = t.value ->> 'error_message',
+                 first_at = t.value ->> 'first_at',
+                 updated_at = t.value ->> 'updated_at'
+             FROM json_each(?1) AS t
+             WHERE timelines.message_id = t.value ->> 'message_id'",
+        )
+        .bind(to_json(changed)?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !rows.is_empty() {
+        sqlx::query(
+            "INSERT INTO timeline_statuses (timeline_id, status, at, error_code, error_message,
+                 out_of_order, seq)
+             SELECT t.id, s.value ->> 'status', s.value ->> 'at', s.value ->> 'error_code',
+                    s.value ->> 'error_message', s.value ->> 'out_of_order', s.value ->> 'seq'
+             FROM json_each(?1) AS s
+             JOIN timelines AS t ON t.message_id = s.value ->> 'message_id'
+             ORDER BY s.key",
+        )
+        .bind(to_json(rows)?)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
+}
+
+/// A batch as the one JSON parameter its statement reads.
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> sqlx::Result<String> {
+    serde_json::to_string(value).map_err(|error| sqlx::Error::Encode(Box::new(error)))
 }
 
 async fn template(

@@ -191,6 +191,31 @@ async fn the_live_path_and_a_rebuild_give_identical_projections_over_ten_thousan
         late > 100,
         "statuses arrived out of order and were marked: {late}"
     );
+    // A timeline spans its statuses, whatever order they arrived in.
+    let wrong_span = app
+        .scalar(
+            "SELECT COUNT(*) FROM timelines AS t
+             WHERE first_at != (SELECT MIN(at) FROM timeline_statuses WHERE timeline_id = t.id)
+                OR updated_at != (SELECT MAX(at) FROM timeline_statuses WHERE timeline_id = t.id)",
+        )
+        .await;
+    assert_eq!(wrong_span, 0, "timelines whose times miss their statuses");
+    // The current status carries the error reported with it.
+    let wrong_error = app
+        .scalar(
+            "SELECT COUNT(*) FROM timelines AS t JOIN timeline_statuses AS s
+                 ON s.timeline_id = t.id AND s.status = t.status
+             WHERE t.error_code IS NOT s.error_code OR t.error_message IS NOT s.error_message",
+        )
+        .await;
+    assert_eq!(
+        wrong_error, 0,
+        "timelines whose error is not their status's"
+    );
+    let failed = app
+        .scalar("SELECT COUNT(*) FROM timelines WHERE status = 'failed' AND error_code IS NOT NULL")
+        .await;
+    assert!(failed > 50, "failures carry their codes: {failed}");
 
     let applied = reproject(&app.state.db.pool, |_, _| {}).await.unwrap();
     assert_eq!(applied, 10_500);
