@@ -9,7 +9,8 @@
 //!     200.
 //! The load generator posts unique, signed ~1 KB deliveries over N
 //! keep-alive connections for T seconds after a one-second warm-up, and
-//! reports deliveries per second and p50/p99 latency for each.
+//! reports deliveries per second and p50/p99 latency for each. They are
+//! inbound messages, or with `--event status` delivery statuses.
 
 use std::{
     net::SocketAddr,
@@ -34,6 +35,9 @@ const ADMIN_PASSWORD: &str = "benchmark-admin-password";
 struct Options {
     /// `both`, or only `receiver` / `bare` (for profiling one side).
     only: String,
+    /// `inbound` messages, or delivery `status` updates (three per
+    /// message: sent, delivered, read).
+    event: String,
     connections: usize,
     seconds: u64,
     body_bytes: usize,
@@ -42,6 +46,7 @@ struct Options {
 fn options() -> Options {
     let mut options = Options {
         only: "both".into(),
+        event: "inbound".into(),
         connections: 64,
         seconds: 10,
         body_bytes: 1024,
@@ -50,8 +55,11 @@ fn options() -> Options {
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).and_then(|v| v.parse().ok());
-        if args[i] == "--only" {
-            options.only = args.get(i + 1).cloned().unwrap_or_default();
+        if let ("--only" | "--event", Some(text)) = (args[i].as_str(), args.get(i + 1)) {
+            match args[i].as_str() {
+                "--only" => options.only = text.clone(),
+                _ => options.event = text.clone(),
+            }
             i += 2;
             continue;
         }
@@ -218,6 +226,7 @@ async fn generate_load(addr: SocketAddr, options: &Options, label: &'static str)
     let measure_from = start + WARM_UP;
     let stop_at = measure_from + Duration::from_secs(options.seconds);
     let padding: Arc<str> = "x".repeat(options.body_bytes.saturating_sub(200)).into();
+    let statuses = options.event == "status";
 
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..options.connections {
@@ -230,9 +239,17 @@ async fn generate_load(addr: SocketAddr, options: &Options, label: &'static str)
         workers.spawn(async move {
             let mut latencies = Vec::new();
             for n in 0u64.. {
-                let body = format!(
-                    r#"{{"event":"message.inbound.text","webhookUid":"wh_bench","senderId":"1","data":{{"from":"91{worker:010}","messageId":"wamid.{label}.{worker}.{n}","text":"{padding}"}}}}"#
-                );
+                let body = if statuses {
+                    let status = ["sent", "delivered", "read"][(n % 3) as usize];
+                    let message = n / 3;
+                    format!(
+                        r#"{{"event":"message.status.{status}","webhookUid":"wh_bench","senderId":"1","data":{{"messageId":"wamid.{label}.{worker}.{message}","recipient":"91{worker:010}","status":"{status}","timestamp":{n},"note":"{padding}"}}}}"#
+                    )
+                } else {
+                    format!(
+                        r#"{{"event":"message.inbound.text","webhookUid":"wh_bench","senderId":"1","data":{{"from":"91{worker:010}","messageId":"wamid.{label}.{worker}.{n}","text":"{padding}"}}}}"#
+                    )
+                };
                 let signature = sign(SECRET, body.as_bytes());
                 let sent_at = Instant::now();
                 if sent_at >= stop_at {
