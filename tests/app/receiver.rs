@@ -552,3 +552,29 @@ async fn the_rejected_attempts_log_keeps_only_the_newest_entries() {
     );
     assert_eq!(app.scalar("SELECT MIN(id) FROM rejected_attempts").await, 4);
 }
+
+#[tokio::test]
+async fn the_receiver_keeps_clear_of_sessions_and_still_sends_the_security_headers() {
+    let app = spawn_app().await;
+    app.register(new_destination("crm")).await;
+    let body = fixture("inbound_text");
+    // A browser's stray cookie and a foreign Origin change nothing here:
+    // no same-origin refusal, no session read or created.
+    let response = app
+        .post("crm", &body)
+        .header("x-whats91-signature", sign(SECRET, &body))
+        .header(DEFAULT_HEADER_KEY, TOKEN)
+        .header("cookie", "whats91_ops_session=forged")
+        .header("origin", "https://elsewhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        !response.headers().contains_key("set-cookie"),
+        "{response:?}"
+    );
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(app.event_count().await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM tower_sessions").await, 0);
+}
