@@ -150,14 +150,16 @@ impl TestApp {
             .body(body.to_vec())
     }
 
-    /// A delivery signed and tokened as Whats91 sends it.
-    pub async fn deliver(&self, slug: &str, body: &[u8]) -> reqwest::Response {
+    /// A delivery signed and tokened as Whats91 sends it, not sent yet.
+    pub fn signed(&self, slug: &str, body: &[u8]) -> reqwest::RequestBuilder {
         self.post(slug, body)
             .header("x-whats91-signature", sign(SECRET, body))
             .header(DEFAULT_HEADER_KEY, TOKEN)
-            .send()
-            .await
-            .expect("delivery sent")
+    }
+
+    /// A delivery signed and tokened as Whats91 sends it.
+    pub async fn deliver(&self, slug: &str, body: &[u8]) -> reqwest::Response {
+        self.signed(slug, body).send().await.expect("delivery sent")
     }
 
     pub async fn scalar(&self, sql: &str) -> i64 {

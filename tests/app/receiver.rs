@@ -415,10 +415,7 @@ async fn one_body_sent_many_times_at_once_is_stored_once_and_counted_every_time(
     // in their own batch, some of a row committed before.
     let mut sends = tokio::task::JoinSet::new();
     for _ in 0..64 {
-        let request = app
-            .post("crm", &body)
-            .header("x-whats91-signature", sign(SECRET, &body))
-            .header(DEFAULT_HEADER_KEY, TOKEN);
+        let request = app.signed("crm", &body);
         sends.spawn(async move {
             let answer: Value = request.send().await.unwrap().json().await.unwrap();
             (answer["seq"].as_i64().unwrap(), answer["duplicate"] == true)
@@ -471,10 +468,7 @@ async fn five_hundred_concurrent_deliveries_are_each_stored_once() {
         // Everything is in flight at once: that is the point of the test.
         let mut sends = tokio::task::JoinSet::new();
         for body in &bodies {
-            let request = app
-                .post("crm", body)
-                .header("x-whats91-signature", sign(SECRET, body))
-                .header(DEFAULT_HEADER_KEY, TOKEN);
+            let request = app.signed("crm", body);
             sends.spawn(async move { request.send().await.unwrap().status().as_u16() });
         }
         let mut statuses = Vec::new();
@@ -561,9 +555,7 @@ async fn the_receiver_keeps_clear_of_sessions_and_still_sends_the_security_heade
     // A browser's stray cookie and a foreign Origin change nothing here:
     // no same-origin refusal, no session read or created.
     let response = app
-        .post("crm", &body)
-        .header("x-whats91-signature", sign(SECRET, &body))
-        .header(DEFAULT_HEADER_KEY, TOKEN)
+        .signed("crm", &body)
         .header("cookie", "whats91_ops_session=forged")
         .header("origin", "https://elsewhere.example")
         .send()
