@@ -234,6 +234,7 @@ impl<'a> Statuses<'a> {
         for event in &self.events {
             let update = &event.update;
             let rank = update.status.rank().unwrap_or(UNRANKED);
+            let pair = (update.message_id.clone(), update.status.as_str().to_owned());
             let step = match tracks.entry(update.message_id.clone()) {
                 Entry::Vacant(slot) => {
                     // A new timeline starts at this status.
@@ -256,7 +257,6 @@ impl<'a> Statuses<'a> {
                 Entry::Occupied(mut slot) => {
                     let track = slot.get_mut();
                     let step = transition(track.rank, &track.status, &update.status);
-                    let pair = (update.message_id.clone(), update.status.as_str().to_owned());
                     if seen.contains(&pair) {
                         continue; // this status was recorded before
                     }
@@ -272,7 +272,7 @@ impl<'a> Statuses<'a> {
                     step
                 }
             };
-            seen.insert((update.message_id.clone(), update.status.as_str().to_owned()));
+            seen.insert(pair);
             rows.push(StatusRow {
                 message_id: &update.message_id,
                 status: update.status.as_str(),
