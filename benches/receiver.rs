@@ -54,19 +54,14 @@ fn options() -> Options {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
-        let value = args.get(i + 1).and_then(|v| v.parse().ok());
-        if let ("--only" | "--event", Some(text)) = (args[i].as_str(), args.get(i + 1)) {
-            match args[i].as_str() {
-                "--only" => options.only = text.clone(),
-                _ => options.event = text.clone(),
-            }
-            i += 2;
-            continue;
-        }
-        match (args[i].as_str(), value) {
-            ("--connections", Some(v)) => options.connections = v,
-            ("--seconds", Some(v)) => options.seconds = v as u64,
-            ("--body-bytes", Some(v)) => options.body_bytes = v,
+        let text = args.get(i + 1).cloned();
+        let number = text.as_deref().and_then(|v| v.parse().ok());
+        match (args[i].as_str(), text, number) {
+            ("--only", Some(side), _) => options.only = side,
+            ("--event", Some(event), _) => options.event = event,
+            ("--connections", _, Some(v)) => options.connections = v,
+            ("--seconds", _, Some(v)) => options.seconds = v as u64,
+            ("--body-bytes", _, Some(v)) => options.body_bytes = v,
             // `cargo bench` passes `--bench`; anything else is ignored too.
             _ => {
                 i += 1;
