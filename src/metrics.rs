@@ -26,6 +26,7 @@ pub struct Metrics {
     batch_count: AtomicU64,
     batch_sum: AtomicU64,
     commit_micros: AtomicU64,
+    checkpoint_rounds: AtomicU64,
 }
 
 impl Metrics {
@@ -55,6 +56,15 @@ impl Metrics {
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         self.commit_micros.fetch_add(micros, Relaxed);
         self.observe_commit_batch(size);
+    }
+
+    /// One background WAL checkpoint round done.
+    pub fn count_checkpoint_round(&self) {
+        self.checkpoint_rounds.fetch_add(1, Relaxed);
+    }
+
+    pub fn checkpoint_rounds(&self) -> u64 {
+        self.checkpoint_rounds.load(Relaxed)
     }
 
     /// Commits so far, their mean size and mean duration.
@@ -109,6 +119,11 @@ impl Metrics {
             "whats91_commit_failures_total",
             "Event log commits that failed (deliveries answered 503).",
             self.commit_failures.load(Relaxed),
+        );
+        counter(
+            "whats91_wal_checkpoint_rounds_total",
+            "Background rounds copying the WAL into the database file.",
+            self.checkpoint_rounds(),
         );
 
         let name = "whats91_deliveries_refused_total";

@@ -489,6 +489,60 @@ async fn five_hundred_concurrent_deliveries_are_each_stored_once() {
     );
 }
 
+/// How many times the WAL has been started over: its header's checkpoint
+/// sequence number (bytes 12..16, big-endian), which SQLite raises each
+/// time it writes the WAL again from its beginning.
+fn wal_restarts(database: &std::path::Path) -> u32 {
+    let mut wal = database.as_os_str().to_owned();
+    wal.push("-wal");
+    let header = std::fs::read(&wal).unwrap_or_default();
+    header
+        .get(12..16)
+        .map_or(0, |n| u32::from_be_bytes(n.try_into().unwrap()))
+}
+
+#[tokio::test]
+async fn the_writer_finishes_a_checkpoint_round_that_commits_outran() {
+    let app = spawn_app().await;
+    app.register(new_destination("crm")).await;
+    let deliver = |numbers: std::ops::Range<usize>| {
+        let app = &app;
+        async move {
+            for n in numbers {
+                let body = format!(
+                    r#"{{"event":"message.inbound.text","webhookUid":"wh_abc","senderId":"1","data":{{"from":"919800000000","messageId":"wamid.{n}","text":"hello {n}"}}}}"#
+                );
+                assert_eq!(app.deliver("crm", body.as_bytes()).await.status(), 200);
+            }
+        }
+    };
+    deliver(0..5).await;
+    // A reader still on this snapshot keeps the next background round from
+    // copying the commits that follow, as commits made during a round do.
+    let mut reader = app.state.db.pool.begin().await.unwrap();
+    sqlx::query("SELECT COUNT(*) FROM events")
+        .execute(&mut *reader)
+        .await
+        .unwrap();
+    deliver(5..10).await;
+    let rounds = app.state.metrics.checkpoint_rounds();
+    for _ in 0..500 {
+        if app.state.metrics.checkpoint_rounds() > rounds {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(app.state.metrics.checkpoint_rounds() > rounds);
+    reader.rollback().await.unwrap();
+
+    // The round left frames behind, and the next one is a tenth of a
+    // second away: the writer copies them after its next commit, and the
+    // commit after that writes the WAL from its start again.
+    let restarts = wal_restarts(&app.database);
+    deliver(10..12).await;
+    assert!(wal_restarts(&app.database) > restarts);
+}
+
 #[tokio::test]
 async fn metrics_count_accepted_duplicate_and_refused_deliveries() {
     let app = spawn_app().await;
