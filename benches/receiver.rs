@@ -8,9 +8,16 @@
 //! (b) a bare axum handler on the same path that reads the body and answers
 //!     200.
 //! The load generator posts unique, signed ~1 KB deliveries over N
-//! keep-alive connections for T seconds after a one-second warm-up, and
-//! reports deliveries per second and p50/p99 latency for each. They are
-//! inbound messages, or with `--event status` delivery statuses.
+//! keep-alive connections, and reports deliveries per second and p50/p99
+//! latency for each. They are inbound messages, or with `--event status`
+//! delivery statuses. The T seconds of each side are measured in rounds
+//! (`--rounds`, 5 by default) that alternate between the two, each after a
+//! one-second warm-up, so that a change in the machine's load during the
+//! run falls on both sides alike; after each receiver round the run waits
+//! for the projections to catch up, so that the next bare round has the
+//! machine to itself. `--rate R` paces the load at R deliveries per second
+//! in all, spread evenly over the connections (to see whether projection
+//! keeps up at a steady rate).
 
 use std::{
     net::SocketAddr,
@@ -39,7 +46,11 @@ struct Options {
     /// message: sent, delivered, read).
     event: String,
     connections: usize,
+    /// Measured seconds of each side, over all rounds.
     seconds: u64,
+    rounds: u64,
+    /// Deliveries per second over all connections; unlimited when absent.
+    rate: Option<f64>,
     body_bytes: usize,
 }
 
@@ -49,6 +60,8 @@ fn options() -> Options {
         event: "inbound".into(),
         connections: 64,
         seconds: 10,
+        rounds: 5,
+        rate: None,
         body_bytes: 1024,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -61,6 +74,8 @@ fn options() -> Options {
             ("--event", Some(event), _) => options.event = event,
             ("--connections", _, Some(v)) => options.connections = v,
             ("--seconds", _, Some(v)) => options.seconds = v as u64,
+            ("--rounds", _, Some(v)) => options.rounds = (v as u64).max(1),
+            ("--rate", _, Some(v)) => options.rate = Some(v as f64),
             ("--body-bytes", _, Some(v)) => options.body_bytes = v,
             // `cargo bench` passes `--bench`; anything else is ignored too.
             _ => {
@@ -78,6 +93,22 @@ struct Report {
     per_second: f64,
     p50: Duration,
     p99: Duration,
+}
+
+impl Report {
+    fn new(mut latencies: Vec<Duration>, seconds: f64) -> Self {
+        latencies.sort_unstable();
+        let percentile = |p: f64| {
+            let at = ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));
+            latencies.get(at).copied().unwrap_or_default()
+        };
+        Self {
+            deliveries: latencies.len(),
+            per_second: latencies.len() as f64 / seconds,
+            p50: percentile(0.50),
+            p99: percentile(0.99),
+        }
+    }
 }
 
 impl std::fmt::Display for Report {
@@ -108,19 +139,53 @@ fn main() {
     let (receiver_addr, state) = servers.block_on(start_receiver(dir.path()));
     let bare_addr = servers.block_on(start_bare());
 
+    let round_seconds = options.seconds as f64 / options.rounds as f64;
     println!(
-        "{} connections, {} s each after {} s warm-up, {}-byte bodies",
+        "{} connections, {}-byte bodies, {} rounds of {round_seconds:.1} s per side, \
+         each after {} s of warm-up",
         options.connections,
-        options.seconds,
+        options.body_bytes,
+        options.rounds,
         WARM_UP.as_secs(),
-        options.body_bytes
     );
-    let run = |addr, label| load.block_on(generate_load(addr, &options, label));
-    let bare = (options.only != "receiver").then(|| run(bare_addr, "bare"));
+    let (mut bare, mut receiver) = (Vec::new(), Vec::new());
+    let mut ratios = Vec::new();
+    for round in 1..=options.rounds {
+        let run = |addr, label| load.block_on(generate_load(addr, &options, label, round));
+        let mut line = format!("round {round}:");
+        let mut rates = (None, None);
+        if options.only != "receiver" {
+            let latencies = run(bare_addr, "bare");
+            rates.0 = Some(latencies.len() as f64 / round_seconds);
+            line += &format!(" bare {:.0}/s", rates.0.unwrap_or_default());
+            bare.extend(latencies);
+        }
+        if options.only != "bare" {
+            let latencies = run(receiver_addr, "receiver");
+            rates.1 = Some(latencies.len() as f64 / round_seconds);
+            line += &format!(" receiver {:.0}/s", rates.1.unwrap_or_default());
+            receiver.extend(latencies);
+            // Under saturation projection yields to ingest; how far behind
+            // it is, and how long it takes to catch up once the load stops.
+            let (behind, caught_up) = servers.block_on(catch_up(&state));
+            line += &format!(
+                "; projections {behind} behind, caught up in {:.1} s",
+                caught_up.as_secs_f64()
+            );
+        }
+        if let (Some(bare), Some(receiver)) = rates {
+            ratios.push(receiver / bare);
+            line += &format!("; ratio {:.2}", receiver / bare);
+        }
+        println!("{line}");
+    }
+
+    let seconds = options.seconds as f64;
+    let bare = (options.only != "receiver").then(|| Report::new(bare, seconds));
     if let Some(bare) = &bare {
         println!("(b) bare axum handler  {bare}");
     }
-    let receiver = (options.only != "bare").then(|| run(receiver_addr, "receiver"));
+    let receiver = (options.only != "bare").then(|| Report::new(receiver, seconds));
     if let Some(receiver) = &receiver {
         println!("(a) receiver           {receiver}");
         let stored: i64 = servers.block_on(async {
@@ -141,25 +206,27 @@ fn main() {
             stored as usize >= receiver.deliveries,
             "acknowledged deliveries missing"
         );
-        // Under saturation projection yields to ingest; how far behind it
-        // is, and how long it takes to catch up once the load stops.
-        let (behind, caught_up) = servers.block_on(async {
-            let behind = projector::lag(&state.db.pool).await.unwrap();
-            let started = Instant::now();
-            while projector::lag(&state.db.pool).await.unwrap() > 0 {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            (behind, started.elapsed())
-        });
-        println!(
-            "projections: {behind} events behind when the load stopped, caught up {:.1} s later",
-            caught_up.as_secs_f64()
-        );
     }
     if let (Some(receiver), Some(bare)) = (receiver, bare) {
-        let ratio = receiver.per_second / bare.per_second;
-        println!("ratio a/b: {ratio:.2} (target >= 0.5)");
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "ratio a/b: {:.2} (target >= 0.5); by round {:.2} to {:.2}",
+            receiver.per_second / bare.per_second,
+            ratios[0],
+            ratios[ratios.len() - 1],
+        );
     }
+}
+
+/// Waits until the projections have applied the whole log; returns how far
+/// behind they were and how long they took.
+async fn catch_up(state: &AppState) -> (i64, Duration) {
+    let behind = projector::lag(&state.db.pool).await.unwrap();
+    let started = Instant::now();
+    while projector::lag(&state.db.pool).await.unwrap() > 0 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (behind, started.elapsed())
 }
 
 async fn start_receiver(dir: &std::path::Path) -> (SocketAddr, AppState) {
@@ -215,11 +282,19 @@ async fn serve(
     addr
 }
 
-async fn generate_load(addr: SocketAddr, options: &Options, label: &'static str) -> Report {
+/// One round of load on `addr`: the latency of every delivery answered
+/// within the measured window.
+async fn generate_load(
+    addr: SocketAddr,
+    options: &Options,
+    label: &'static str,
+    round: u64,
+) -> Vec<Duration> {
     let url: Arc<str> = format!("http://{addr}/webhooks/whats91/bench").into();
     let start = Instant::now();
     let measure_from = start + WARM_UP;
-    let stop_at = measure_from + Duration::from_secs(options.seconds);
+    let stop_at =
+        measure_from + Duration::from_secs_f64(options.seconds as f64 / options.rounds as f64);
     let padding: Arc<str> = "x".repeat(options.body_bytes.saturating_sub(200)).into();
     let statuses = options.event == "status";
 
@@ -231,18 +306,30 @@ async fn generate_load(addr: SocketAddr, options: &Options, label: &'static str)
             .pool_max_idle_per_host(1)
             .build()
             .unwrap();
+        // Each connection's ticks are offset from the others', so that
+        // deliveries arrive evenly rather than all at once.
+        let mut pace = options.rate.map(|rate| {
+            let period = Duration::from_secs_f64(options.connections as f64 / rate);
+            let offset = period.mul_f64(worker as f64 / options.connections as f64);
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks
+        });
         workers.spawn(async move {
             let mut latencies = Vec::new();
             for n in 0u64.. {
+                if let Some(pace) = &mut pace {
+                    pace.tick().await;
+                }
                 let body = if statuses {
                     let status = ["sent", "delivered", "read"][(n % 3) as usize];
                     let message = n / 3;
                     format!(
-                        r#"{{"event":"message.status.{status}","webhookUid":"wh_bench","senderId":"1","data":{{"messageId":"wamid.{label}.{worker}.{message}","recipient":"91{worker:010}","status":"{status}","timestamp":{n},"note":"{padding}"}}}}"#
+                        r#"{{"event":"message.status.{status}","webhookUid":"wh_bench","senderId":"1","data":{{"messageId":"wamid.{label}.{round}.{worker}.{message}","recipient":"91{worker:010}","status":"{status}","timestamp":{n},"note":"{padding}"}}}}"#
                     )
                 } else {
                     format!(
-                        r#"{{"event":"message.inbound.text","webhookUid":"wh_bench","senderId":"1","data":{{"from":"91{worker:010}","messageId":"wamid.{label}.{worker}.{n}","text":"{padding}"}}}}"#
+                        r#"{{"event":"message.inbound.text","webhookUid":"wh_bench","senderId":"1","data":{{"from":"91{worker:010}","messageId":"wamid.{label}.{round}.{worker}.{n}","text":"{padding}"}}}}"#
                     )
                 };
                 let signature = sign(SECRET, body.as_bytes());
@@ -272,13 +359,5 @@ async fn generate_load(addr: SocketAddr, options: &Options, label: &'static str)
     while let Some(worker) = workers.join_next().await {
         latencies.extend(worker.unwrap());
     }
-    latencies.sort_unstable();
-    let percentile =
-        |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-    Report {
-        deliveries: latencies.len(),
-        per_second: latencies.len() as f64 / options.seconds as f64,
-        p50: percentile(0.50),
-        p99: percentile(0.99),
-    }
+    latencies
 }

@@ -5,6 +5,7 @@
 //! before it returns, which is what lets the receiver acknowledge a delivery
 //! only once it is on disk.
 
+mod budget;
 pub mod destinations;
 pub mod digests;
 pub mod events;

@@ -18,6 +18,7 @@ use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{
+    budget::ProjectionBudget,
     connect_options,
     digests::{Digests, WriterLock},
     events::{Appended, EventNotice, NewEvent, RejectedAttempt},
@@ -30,10 +31,6 @@ use crate::{
 /// Events per projection step: small, so that a delivery arriving during a
 /// step waits only briefly.
 const PROJECTION_STEP: i64 = 50;
-/// Deliveries count as flowing when the last commit is this recent.
-const QUIET: Duration = Duration::from_millis(2);
-/// While deliveries flow, projection gets one step per this much time.
-const PROJECTION_PAUSE: Duration = Duration::from_millis(20);
 
 /// Most jobs committed at once: 256 rows of 15 parameters stay far below
 /// SQLite's limit on bound parameters in one statement.
@@ -176,8 +173,8 @@ struct Writer {
     config: WriterConfig,
     notices: broadcast::Sender<EventNotice>,
     metrics: Arc<Metrics>,
-    /// Told after every commit; a full channel means a checkpoint is
-    /// already due.
+    /// Told after every commit, of the log or of a projection step; a
+    /// full channel means a checkpoint is already due.
     wake_checkpointer: mpsc::Sender<()>,
     /// The checkpointer's rounds (counted in the metrics) that this task
     /// has finished.
@@ -188,38 +185,47 @@ struct Writer {
 
 impl Writer {
     /// Commits deliveries as they come, and projects the log when no
-    /// delivery is waiting. While deliveries keep arriving, projection gets
-    /// one small step per `PROJECTION_PAUSE`, so that ingest keeps most of
-    /// the writer and projection still never stalls; once traffic pauses,
-    /// it catches up step after step.
+    /// delivery is waiting and the budget allows (see `budget`): with the
+    /// writer's spare time at any load it can keep up with, and with a
+    /// small share of it under saturation, so that ingest keeps most of the
+    /// writer and projection never stalls; once traffic pauses, it catches
+    /// up step after step.
     async fn run(mut self, mut queue: mpsc::Receiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut budget = ProjectionBudget::default();
         // Catch up on start.
         let mut behind = true;
-        let mut last_commit = Instant::now() - QUIET;
-        let mut last_step = Instant::now() - PROJECTION_PAUSE;
         loop {
+            let waiting = Instant::now();
             if behind {
                 match queue.try_recv() {
                     Ok(job) => batch.push(job),
                     Err(mpsc::error::TryRecvError::Disconnected) => break,
+                    Err(mpsc::error::TryRecvError::Empty) if budget.may_project() => {
+                        behind = self.project_step().await;
+                        budget.projected(waiting.elapsed());
+                        self.written().await;
+                        continue;
+                    }
                     Err(mpsc::error::TryRecvError::Empty) => {
-                        let flowing = last_commit.elapsed() < QUIET;
-                        if flowing && last_step.elapsed() < PROJECTION_PAUSE {
-                            match tokio::time::timeout(QUIET, queue.recv()).await {
-                                Ok(Some(job)) => batch.push(job),
-                                Ok(None) => break,
-                                Err(_) => continue,
+                        let next = tokio::time::timeout(budget.next_wait(), queue.recv()).await;
+                        budget.waited(waiting.elapsed());
+                        match next {
+                            Ok(Some(job)) => batch.push(job),
+                            Ok(None) => break,
+                            Err(_) => {
+                                budget.found_idle();
+                                continue;
                             }
-                        } else {
-                            behind = self.project_step().await;
-                            last_step = Instant::now();
-                            continue;
                         }
                     }
                 }
-            } else if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
-                break;
+            } else {
+                let received = queue.recv_many(&mut batch, MAX_BATCH).await;
+                budget.waited(waiting.elapsed());
+                if received == 0 {
+                    break;
+                }
             }
             while batch.len() < MAX_BATCH {
                 match queue.try_recv() {
@@ -227,13 +233,22 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            let committing = Instant::now();
             behind |= self.commit_batch(&mut batch).await;
-            if self.metrics.checkpoint_rounds() != self.finished_rounds {
-                self.finish_checkpoint().await;
-            }
-            last_commit = Instant::now();
+            budget.committed(committing.elapsed());
+            self.written().await;
         }
         tracing::debug!("event writer stopped");
+    }
+
+    /// After each commit of the log or of a projection step: the WAL has
+    /// grown, so a checkpoint round is due, and a round that has ended is
+    /// finished here.
+    async fn written(&mut self) {
+        let _ = self.wake_checkpointer.try_send(());
+        if self.metrics.checkpoint_rounds() != self.finished_rounds {
+            self.finish_checkpoint().await;
+        }
     }
 
     /// Copies into the database file the WAL frames the checkpointer's last
@@ -243,15 +258,25 @@ impl Writer {
     /// (600 MB in seven seconds of the benchmark), every commit extending
     /// the file and its fsync paying for the new size. Here, between two
     /// commits, nothing is appended meanwhile, so the copy is complete
-    /// unless a reader still needs old frames, and the next commit
-    /// overwrites the WAL from its start.
+    /// unless a reader still needs old frames, and the next commit, of the
+    /// log or of a projection step, overwrites the WAL from its start. While
+    /// a reader holds old frames, the round stays unfinished and is tried
+    /// again after the next commit; that attempt copies nothing and costs
+    /// little.
     async fn finish_checkpoint(&mut self) {
-        self.finished_rounds = self.metrics.checkpoint_rounds();
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&mut self.conn)
-            .await
-        {
-            tracing::warn!(%error, "WAL checkpoint failed; retrying after the next round");
+        let rounds = self.metrics.checkpoint_rounds();
+        // (busy, frames in the WAL, frames copied)
+        let outcome: sqlx::Result<(i64, i64, i64)> =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&mut self.conn)
+                .await;
+        match outcome {
+            Ok((0, frames, copied)) if frames == copied => self.finished_rounds = rounds,
+            Ok(_) => {}
+            Err(error) => {
+                self.finished_rounds = rounds;
+                tracing::warn!(%error, "WAL checkpoint failed; retrying after the next round");
+            }
         }
     }
 
@@ -284,7 +309,6 @@ impl Writer {
         self.metrics.observe_commit(batch.len(), started.elapsed());
         match committed {
             Ok(results) => {
-                let _ = self.wake_checkpointer.try_send(());
                 let mut logged = false;
                 for (job, appended) in batch.drain(..).zip(results) {
                     if let (Job::Append(event, reply), Some(appended)) = (job, appended) {
