@@ -22,7 +22,7 @@ use std::time::Duration;
 const SATURATED_SHARE: u32 = 20;
 
 /// A wait this long without a delivery means the writer is idle.
-pub const IDLE_PROBE: Duration = Duration::from_millis(1);
+const IDLE_PROBE: Duration = Duration::from_millis(1);
 
 /// Unused time carried forward, at most: after a pause in traffic,
 /// projection may take this much from the first deliveries of a burst.
@@ -66,7 +66,7 @@ impl ProjectionBudget {
 
     /// How long the writer must wait, with no delivery coming, before the
     /// next step may start.
-    pub fn owed(&self) -> Duration {
+    fn owed(&self) -> Duration {
         Duration::from_micros(self.micros.min(0).unsigned_abs())
     }
 
