@@ -88,6 +88,13 @@ fn options() -> Options {
     options
 }
 
+impl Options {
+    /// Measured seconds of each side in one round.
+    fn round_seconds(&self) -> f64 {
+        self.seconds as f64 / self.rounds as f64
+    }
+}
+
 struct Report {
     deliveries: usize,
     per_second: f64,
@@ -139,7 +146,7 @@ fn main() {
     let (receiver_addr, state) = servers.block_on(start_receiver(dir.path()));
     let bare_addr = servers.block_on(start_bare());
 
-    let round_seconds = options.seconds as f64 / options.rounds as f64;
+    let round_seconds = options.round_seconds();
     println!(
         "{} connections, {}-byte bodies, {} rounds of {round_seconds:.1} s per side, \
          each after {} s of warm-up",
@@ -151,20 +158,19 @@ fn main() {
     let (mut bare, mut receiver) = (Vec::new(), Vec::new());
     let mut ratios = Vec::new();
     for round in 1..=options.rounds {
-        let run = |addr, label| load.block_on(generate_load(addr, &options, label, round));
         let mut line = format!("round {round}:");
-        let mut rates = (None, None);
-        if options.only != "receiver" {
-            let latencies = run(bare_addr, "bare");
-            rates.0 = Some(latencies.len() as f64 / round_seconds);
-            line += &format!(" bare {:.0}/s", rates.0.unwrap_or_default());
-            bare.extend(latencies);
-        }
-        if options.only != "bare" {
-            let latencies = run(receiver_addr, "receiver");
-            rates.1 = Some(latencies.len() as f64 / round_seconds);
-            line += &format!(" receiver {:.0}/s", rates.1.unwrap_or_default());
-            receiver.extend(latencies);
+        // Runs one side; keeps its latencies and returns its rate.
+        let mut run = |addr, label, kept: &mut Vec<Duration>| {
+            let latencies = load.block_on(generate_load(addr, &options, label, round));
+            let rate = latencies.len() as f64 / round_seconds;
+            line += &format!(" {label} {rate:.0}/s");
+            kept.extend(latencies);
+            rate
+        };
+        let bare_rate = (options.only != "receiver").then(|| run(bare_addr, "bare", &mut bare));
+        let receiver_rate =
+            (options.only != "bare").then(|| run(receiver_addr, "receiver", &mut receiver));
+        if receiver_rate.is_some() {
             // Under saturation projection yields to ingest; how far behind
             // it is, and how long it takes to catch up once the load stops.
             let (behind, caught_up) = servers.block_on(catch_up(&state));
@@ -173,7 +179,7 @@ fn main() {
                 caught_up.as_secs_f64()
             );
         }
-        if let (Some(bare), Some(receiver)) = rates {
+        if let (Some(bare), Some(receiver)) = (bare_rate, receiver_rate) {
             ratios.push(receiver / bare);
             line += &format!("; ratio {:.2}", receiver / bare);
         }
@@ -293,8 +299,7 @@ async fn generate_load(
     let url: Arc<str> = format!("http://{addr}/webhooks/whats91/bench").into();
     let start = Instant::now();
     let measure_from = start + WARM_UP;
-    let stop_at =
-        measure_from + Duration::from_secs_f64(options.seconds as f64 / options.rounds as f64);
+    let stop_at = measure_from + Duration::from_secs_f64(options.round_seconds());
     let padding: Arc<str> = "x".repeat(options.body_bytes.saturating_sub(200)).into();
     let statuses = options.event == "status";
 
